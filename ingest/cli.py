@@ -1,0 +1,114 @@
+"""The ingest commands: `sourced ingest` and `sourced indexes` (also `python -m ingest`).
+
+Exit codes: 0 all went well; 1 some files failed (the others are indexed, the index is valid);
+2 nothing was done (bad usage, an index busy, mismatched or unreadable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ingest.errors import SourcedError
+from ingest.progress import Progress
+from ingest.settings import IngestSettings, get_ingest_settings
+from ingest.store import list_indexes
+from ingest.sync import run_ingest
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    ingest = commands.add_parser(
+        "ingest",
+        help="index folders of documents (PDF, DOCX, CSV, JSON, Markdown, text)",
+        description="Index the files under PATH… into an index; re-runs only do what changed. "
+        "The index mirrors the paths given: files no longer there are removed from it.",
+    )
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder or file")
+    ingest.add_argument("--index", default="default", help="index name (default: %(default)s)")
+    ingest.add_argument("--rebuild", action="store_true", help="re-read and re-embed everything")
+    ingest.add_argument(
+        "--dry-run", action="store_true", help="report what would change; parse and write nothing"
+    )
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.add_argument("--quiet", action="store_true", help="no progress output")
+    ingest.set_defaults(handler=_ingest)
+
+    indexes = commands.add_parser("indexes", help="list indexes with document and chunk counts")
+    indexes.add_argument("--json", action="store_true", help="print as JSON")
+    indexes.set_defaults(handler=_indexes)
+
+
+def _ingest(args: argparse.Namespace, settings: IngestSettings) -> int:
+    progress = Progress(enabled=not args.quiet)
+    report = run_ingest(
+        args.paths,
+        args.index,
+        settings,
+        rebuild=args.rebuild,
+        dry_run=args.dry_run,
+        progress=progress,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(report.summary())
+    return EXIT_SOME_FAILED if report.exit_code else EXIT_OK
+
+
+def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
+    found = list_indexes(settings.index_dir)
+    rows = [
+        {
+            "name": v.name,
+            "version": v.version,
+            "documents": v.document_count,
+            "chunks": v.chunk_count,
+            "embedding_model": v.spec.embedding_model,
+            "built_at": v.built_at,
+        }
+        for v in found
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"No indexes yet in {settings.index_dir}. Build one with `sourced ingest FOLDER`.")
+    else:
+        header = f"{'NAME':<20} {'VERSION':<9} {'DOCS':>6} {'CHUNKS':>8}  BUILT AT"
+        print(header)
+        for r in rows:
+            print(
+                f"{r['name']:<20} {r['version']:<9} {r['documents']:>6} {r['chunks']:>8}  "
+                f"{r['built_at']}"
+            )
+    return EXIT_OK
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a parsed command; user-facing errors become one line on stderr and exit code 2."""
+    try:
+        settings = get_ingest_settings()
+        return args.handler(args, settings)
+    except SourcedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # invalid settings (pydantic) or arguments
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted: the index was left at its previous version", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ingest PATH… [--index NAME]`: the same as `sourced ingest`."""
+    parser = argparse.ArgumentParser(prog="python -m ingest")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add_commands(commands)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("ingest", "indexes", "-h", "--help"):
+        argv = ["ingest", *argv]
+    return run(parser.parse_args(argv))

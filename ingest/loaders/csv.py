@@ -1,0 +1,85 @@
+"""CSV / TSV: header-aware rows as `column: value; …` text, numbered as a spreadsheet shows them.
+
+Rows of one file share a group, so the chunker packs a few whole rows into one chunk.
+"""
+
+import csv
+import io
+from pathlib import Path
+
+from ingest.errors import LoadError, SkipFile
+from ingest.loaders.textio import decode_text
+from ingest.units import LoadResult, Source, Unit
+
+PARSER_VERSION = "csv-1"
+EXTENSIONS = (".csv", ".tsv")
+
+_DELIMITERS = ",;\t|"
+
+
+def load(path: Path, field_limit: int = 1_000_000) -> LoadResult:
+    text = decode_text(path.read_bytes())
+    if not text.strip():
+        raise SkipFile("empty file")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
+    units = []
+    for number, record in numbered_records(text, delimiter=delimiter, field_limit=field_limit):
+        pairs = [f"{name}: {value}" for name, value in record.items() if value.strip()]
+        if pairs:
+            units.append(
+                Unit(text="; ".join(pairs), source=Source(rows=(number, number)), group="rows")
+            )
+    if not units:
+        raise SkipFile("no rows under the header")
+    return LoadResult(units=units)
+
+
+def sniff_delimiter(text: str) -> str:
+    sample = text[:64_000]
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        return ","
+
+
+def read_records(text: str, delimiter: str = ",", field_limit: int = 1_000_000) -> list[dict]:
+    """Parse CSV text into one dict per row, keyed by the header (blank names become `column N`)."""
+    return [record for _, record in numbered_records(text, delimiter, field_limit)]
+
+
+def numbered_records(
+    text: str, delimiter: str = ",", field_limit: int = 1_000_000
+) -> list[tuple[int, dict]]:
+    """Rows as (row number, record); row 1 is the header, as a spreadsheet numbers them.
+
+    Blank rows are left out (their numbers too). Raises LoadError when a row cannot be parsed.
+    """
+    previous_limit = csv.field_size_limit(field_limit)
+    try:
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+        try:
+            header = next(reader, None)
+            if header is None:
+                return []
+            names = _column_names(header)
+            records = []
+            for number, row in enumerate(reader, start=2):
+                if not any(cell.strip() for cell in row):
+                    continue
+                keys = names + [f"column {i + 1}" for i in range(len(names), len(row))]
+                records.append((number, dict(zip(keys, row, strict=False))))
+            return records
+        except csv.Error as exc:
+            raise LoadError(f"invalid CSV near row {reader.line_num}: {exc}") from exc
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _column_names(header: list[str]) -> list[str]:
+    names: list[str] = []
+    for index, raw in enumerate(header):
+        name = raw.strip() or f"column {index + 1}"
+        if name in names:
+            name = f"{name} ({index + 1})"
+        names.append(name)
+    return names

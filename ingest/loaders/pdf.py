@@ -1,0 +1,63 @@
+"""PDF: one unit per page, with its 1-based number and the page label the PDF prints."""
+
+import logging
+from pathlib import Path
+
+from pypdf import PdfReader
+from pypdf.errors import FileNotDecryptedError, PdfReadError
+
+from ingest.errors import LoadError, SkipFile
+from ingest.units import LoadResult, Source, Unit
+
+PARSER_VERSION = "pdf-1"
+EXTENSIONS = (".pdf",)
+
+# pypdf logs every recoverable oddity of a damaged file; the summary reports what matters.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+def load(path: Path) -> LoadResult:
+    try:
+        reader = PdfReader(path, strict=False)
+        _unlock(reader)
+        labels = _page_labels(reader)
+        units: list[Unit] = []
+        warnings: list[str] = []
+        for index, page in enumerate(reader.pages):
+            number = index + 1
+            text = (page.extract_text() or "").strip()
+            if not text:
+                warnings.append(f"no text on page {number} — scanned?")
+                continue
+            label = labels[index] if index < len(labels) else None
+            source = Source(page=number, page_label=label if label != str(number) else None)
+            units.append(Unit(text=text, source=source))
+    except (SkipFile, LoadError):
+        raise
+    except FileNotDecryptedError as exc:
+        raise SkipFile("encrypted") from exc
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise LoadError(f"not a readable PDF: {exc}") from exc
+    if not units:
+        pages = len(warnings)
+        raise SkipFile(f"no extractable text in {pages} page(s) — scanned or image-only PDF?")
+    return LoadResult(units=units, warnings=warnings)
+
+
+def _unlock(reader: PdfReader) -> None:
+    """Open PDFs that are encrypted with an empty user password; skip the rest."""
+    if not reader.is_encrypted:
+        return
+    try:
+        unlocked = reader.decrypt("")
+    except (NotImplementedError, FileNotDecryptedError, PdfReadError) as exc:
+        raise SkipFile(f"encrypted ({exc})") from exc
+    if not unlocked:
+        raise SkipFile("encrypted")
+
+
+def _page_labels(reader: PdfReader) -> list[str]:
+    try:
+        return list(reader.page_labels)
+    except Exception:  # a broken /PageLabels tree only costs us the labels
+        return []

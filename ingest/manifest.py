@@ -1,0 +1,54 @@
+"""The manifest: what was ingested into an index version, file by file.
+
+It lets the next run tell unchanged files (same size and mtime, or same content hash) from
+changed, new, renamed and deleted ones without re-reading them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class FileRecord:
+    path: str  # relative to the ingested folder, forward slashes
+    size: int
+    mtime_ns: int
+    sha256: str
+    parser: str  # loader version that read it, e.g. "pdf-1"
+    chunk_ids: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    # Why the file is not indexed (encrypted, no text…), remembered so that an unchanged
+    # file is not parsed again only to be skipped again.
+    skipped: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Manifest:
+    files: dict[str, FileRecord] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"files": [record.to_dict() for _, record in sorted(self.files.items())]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        records = (FileRecord(**item) for item in data.get("files", []))
+        return cls(files={record.path: record for record in records})
+
+    def indexed(self) -> dict[str, FileRecord]:
+        """The files that have chunks in the index."""
+        return {name: r for name, r in self.files.items() if r.skipped is None}
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

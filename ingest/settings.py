@@ -1,0 +1,48 @@
+"""Ingest settings, read from SOURCED_* environment variables (or a .env file).
+
+Every field is documented in the README's configuration table; a test keeps the two in step.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class IngestSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOURCED_", env_file=".env", extra="ignore")
+
+    index_dir: Path = Field(Path("indexes"), description="Folder that holds the indexes.")
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="sentence-transformers model name or local path used to embed chunks.",
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=4096, description="Chunks embedded per batch.")
+    chunk_size: int = Field(200, ge=16, description="Largest chunk, in embedding-model tokens.")
+    chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
+    max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
+    parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one file.")
+    csv_field_limit: int = Field(1_000_000, ge=1024, description="Largest CSV field, in chars.")
+    json_max_depth: int = Field(64, ge=2, description="Deepest JSON nesting accepted.")
+    keep_versions: int = Field(3, ge=1, description="Index versions kept on disk.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> "IngestSettings":
+        if self.chunk_overlap >= self.chunk_size // 2:
+            raise ValueError(
+                f"chunk_overlap ({self.chunk_overlap}) must be less than half of "
+                f"chunk_size ({self.chunk_size})"
+            )
+        return self
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mb * 1024 * 1024)
+
+
+@lru_cache
+def get_ingest_settings() -> IngestSettings:
+    return IngestSettings()

@@ -1,0 +1,376 @@
+"""The index format, and its only owner. Everything that reads or writes indexes goes through here.
+
+    indexes/<name>/
+      CURRENT            the current version's directory name, swapped atomically
+      .lock              held by the one process writing this index
+      v000007/           one immutable version:
+        meta.json          format, embedding model and dimension, chunking, counts, build time
+        index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i
+        chunks.sqlite      chunk i's id, document, text, offsets and provenance
+        manifest.json      every ingested file: size, mtime, sha256, parser version, chunk ids
+
+A build writes a new version into a temporary directory, renames it into place and then points
+CURRENT at it. A crash or kill at any moment leaves the previous version current and loadable.
+Metadata is JSON and SQLite: nothing is ever pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+from filelock import FileLock, Timeout
+
+from ingest.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    UsageError,
+)
+from ingest.manifest import Manifest
+from ingest.units import Chunk, Source
+
+FORMAT_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_VERSION = re.compile(r"^v(\d{6,})$")
+_TMP_PREFIX = ".tmp-"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """What must match for new vectors to be comparable with the stored ones."""
+
+    embedding_model: str
+    chunk_size: int
+    chunk_overlap: int
+    chunker: str
+
+    def describe(self) -> str:
+        return (
+            f"embedding model '{self.embedding_model}', chunks of {self.chunk_size} tokens "
+            f"with {self.chunk_overlap} overlap ({self.chunker})"
+        )
+
+
+def index_path(root: Path, name: str) -> Path:
+    if not _NAME.match(name):
+        raise UsageError(
+            f"invalid index name '{name}': use letters, digits, '.', '_' or '-' (at most 64)"
+        )
+    return root / name
+
+
+@contextmanager
+def write_lock(root: Path, name: str) -> Iterator[None]:
+    """Hold the index's writer lock. It is an OS lock, so a killed writer never leaves it stale."""
+    directory = index_path(root, name)
+    directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(directory / ".lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise IndexLockedError(
+            f"index '{name}' is being written by another ingest; wait for it to finish"
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+class IndexVersion:
+    """One immutable version of an index, opened for reading."""
+
+    def __init__(self, name: str, path: Path, meta: dict[str, Any]):
+        self.name = name
+        self.path = path
+        self.meta = meta
+
+    @property
+    def version(self) -> str:
+        return self.path.name
+
+    @property
+    def spec(self) -> IndexSpec:
+        return IndexSpec(**self.meta["spec"])
+
+    @property
+    def dimension(self) -> int:
+        return int(self.meta["dimension"])
+
+    @property
+    def built_at(self) -> str:
+        return self.meta["built_at"]
+
+    @property
+    def document_count(self) -> int:
+        return int(self.meta["documents"])
+
+    @property
+    def chunk_count(self) -> int:
+        return int(self.meta["chunks"])
+
+    def check_spec(self, wanted: IndexSpec) -> None:
+        if wanted != self.spec:
+            raise IndexMismatchError(
+                f"index '{self.name}' was built with {self.spec.describe()}, but the settings "
+                f"ask for {wanted.describe()}. Rebuild it with `sourced ingest … --index "
+                f"{self.name} --rebuild`, or change the settings back."
+            )
+
+    @cached_property
+    def faiss_index(self) -> faiss.Index:
+        index = faiss.read_index(str(self.path / "index.faiss"))
+        if index.ntotal != self.chunk_count or index.d != self.dimension:
+            raise IndexCorruptError(f"index '{self.name}' {self.version}: vectors do not match")
+        return index
+
+    @cached_property
+    def _db(self) -> sqlite3.Connection:
+        uri = (self.path / "chunks.sqlite").resolve().as_uri() + "?mode=ro&immutable=1"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    def manifest(self) -> Manifest:
+        return Manifest.from_dict(_read_json(self.path / "manifest.json"))
+
+    def vectors(self) -> np.ndarray:
+        """All vectors, row i belonging to chunk i."""
+        index = self.faiss_index
+        if index.ntotal == 0:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return index.reconstruct_n(0, index.ntotal)
+
+    def chunks(self, rows: list[int] | None = None) -> list[Chunk]:
+        """Chunks by row (FAISS position), in the order asked; all of them when rows is None."""
+        query = "SELECT row, id, document, text, char_start, char_end, source FROM chunks"
+        if rows is None:
+            return [_chunk(r) for r in self._db.execute(query + " ORDER BY row")]
+        found = {}
+        for begin in range(0, len(rows), 500):
+            part = rows[begin : begin + 500]
+            marks = ",".join("?" * len(part))
+            for r in self._db.execute(f"{query} WHERE row IN ({marks})", part):
+                found[r[0]] = _chunk(r)
+        return [found[row] for row in rows]
+
+    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query vector; rows are -1 where fewer than k exist."""
+        return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+
+    def close(self) -> None:
+        if "_db" in self.__dict__:
+            self._db.close()
+
+
+def open_current(root: Path, name: str) -> IndexVersion | None:
+    """The current version of an index, or None when it has never been built."""
+    directory = index_path(root, name)
+    try:
+        version = (directory / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return None
+    path = directory / version
+    if not _VERSION.match(version) or not path.is_dir():
+        raise IndexCorruptError(
+            f"index '{name}': CURRENT points at a missing version '{version}'; "
+            "rebuild it with --rebuild"
+        )
+    meta = _read_json(path / "meta.json")
+    if meta.get("format") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index '{name}' uses format {meta.get('format')}, this Sourced reads format "
+            f"{FORMAT_VERSION}; rebuild it with --rebuild"
+        )
+    return IndexVersion(name, path, meta)
+
+
+def open_index(root: Path, name: str) -> IndexVersion:
+    version = open_current(root, name)
+    if version is None:
+        raise IndexNotFoundError(
+            f"no index named '{name}': build it with `sourced ingest FOLDER --index {name}`"
+        )
+    return version
+
+
+def list_indexes(root: Path) -> list[IndexVersion]:
+    if not root.is_dir():
+        return []
+    found = []
+    for directory in sorted(root.iterdir()):
+        if directory.is_dir() and _NAME.match(directory.name):
+            version = open_current(root, directory.name)
+            if version is not None:
+                found.append(version)
+    return found
+
+
+def write_version(
+    root: Path,
+    name: str,
+    spec: IndexSpec,
+    dimension: int,
+    chunks: list[Chunk],
+    vectors: np.ndarray,
+    manifest: Manifest,
+    keep: int = 3,
+) -> IndexVersion:
+    """Write a new version and make it current. The caller holds `write_lock(root, name)`."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    directory = index_path(root, name)
+    _remove_leftovers(directory)
+    version = f"v{_next_number(directory):06d}"
+    tmp = directory / f"{_TMP_PREFIX}{version}"
+    tmp.mkdir(parents=True)
+
+    index = faiss.IndexFlatIP(dimension)
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    faiss.write_index(index, str(tmp / "index.faiss"))
+    _write_chunks(tmp / "chunks.sqlite", chunks)
+    _write_json(tmp / "manifest.json", manifest.to_dict())
+    meta = {
+        "format": FORMAT_VERSION,
+        "name": name,
+        "built_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "spec": asdict(spec),
+        "dimension": dimension,
+        "metric": "inner_product",
+        "normalized": True,
+        "documents": len(manifest.indexed()),
+        "chunks": len(chunks),
+    }
+    _write_json(tmp / "meta.json", meta)
+    for file in tmp.iterdir():
+        _fsync_file(file)
+    _fsync_dir(tmp)
+
+    final = directory / version
+    os.rename(tmp, final)
+    _fsync_dir(directory)
+    _swap_current(directory, version)
+    _remove_old_versions(directory, keep)
+    return IndexVersion(name, final, meta)
+
+
+def _swap_current(directory: Path, version: str) -> None:
+    tmp = directory / f"{_TMP_PREFIX}CURRENT"
+    with tmp.open("w") as handle:
+        handle.write(version + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, directory / "CURRENT")
+    _fsync_dir(directory)
+
+
+def _versions(directory: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in directory.iterdir():
+        match = _VERSION.match(path.name)
+        if match and path.is_dir():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def _next_number(directory: Path) -> int:
+    versions = _versions(directory)
+    return versions[-1][0] + 1 if versions else 1
+
+
+def _remove_leftovers(directory: Path) -> None:
+    """Half-written versions of a killed build; only ever called under the writer lock."""
+    for path in directory.glob(f"{_TMP_PREFIX}*"):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _remove_old_versions(directory: Path, keep: int) -> None:
+    current = (directory / "CURRENT").read_text().strip()
+    for _, path in _versions(directory)[:-keep]:
+        if path.name != current:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+_SCHEMA = """
+CREATE TABLE chunks (
+    row INTEGER PRIMARY KEY,   -- position of the vector in index.faiss
+    id TEXT NOT NULL UNIQUE,
+    document TEXT NOT NULL,
+    text TEXT NOT NULL,
+    char_start INTEGER NOT NULL,
+    char_end INTEGER NOT NULL,
+    page INTEGER,
+    source TEXT NOT NULL       -- JSON: page, page_label, headings, table, rows, json_path, lines
+);
+CREATE INDEX chunks_document ON chunks(document);
+"""
+
+
+def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+    db = sqlite3.connect(path)
+    try:
+        db.executescript(_SCHEMA)
+        db.executemany(
+            "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    row,
+                    c.id,
+                    c.document,
+                    c.text,
+                    c.char_start,
+                    c.char_end,
+                    c.source.page,
+                    json.dumps(c.source.to_dict(), ensure_ascii=False),
+                )
+                for row, c in enumerate(chunks)
+            ),
+        )
+        db.commit()
+    finally:
+        db.close()
+
+
+def _chunk(row: tuple) -> Chunk:
+    _, chunk_id, document, text, start, end, source = row
+    return Chunk(chunk_id, document, text, start, end, Source.from_dict(json.loads(source)))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"cannot read {path.parent.name}/{path.name}: {exc}") from exc
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

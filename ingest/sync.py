@@ -1,0 +1,316 @@
+"""One ingest run: bring an index in line with a set of folders, doing only the work that changed.
+
+plan     compare the files found with the current version's manifest (size, mtime, hash)
+parse    read new and changed files in a child process, with a time limit per file
+chunk    split their units into token-aware chunks
+embed    embed only texts the previous version has no vector for (renames and copies reuse)
+write    a new immutable version, made current by an atomic swap (store.write_version)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from ingest.chunker import CHUNKER_VERSION, Chunker
+from ingest.embedder import Embedder
+from ingest.loaders import LOADERS, ParseLimits, parser_version
+from ingest.manifest import FileRecord, Manifest, file_sha256
+from ingest.progress import Progress
+from ingest.report import FileIssue, IngestReport
+from ingest.scan import FoundFile, scan
+from ingest.settings import IngestSettings
+from ingest.store import IndexSpec, IndexVersion, open_current, write_lock, write_version
+from ingest.units import Chunk
+from ingest.worker import ParseWorker
+
+
+@dataclass(frozen=True)
+class _Job:
+    file: FoundFile
+    sha256: str
+    previous: FileRecord | None
+
+
+def index_spec(settings: IngestSettings) -> IndexSpec:
+    return IndexSpec(
+        embedding_model=settings.embedding_model,
+        chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap,
+        chunker=CHUNKER_VERSION,
+    )
+
+
+def run_ingest(
+    paths: list[Path],
+    index: str,
+    settings: IngestSettings,
+    *,
+    rebuild: bool = False,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> IngestReport:
+    """Ingest `paths` into the index `index`; the index then mirrors exactly these paths."""
+    started = time.monotonic()
+    progress = progress or Progress(enabled=False)
+    report = IngestReport(index=index, dry_run=dry_run)
+    files = scan(paths)
+    root = settings.index_dir
+    spec = index_spec(settings)
+    with write_lock(root, index):
+        previous = None if rebuild else open_current(root, index)
+        if previous is not None:
+            previous.check_spec(spec)
+        old = previous.manifest() if previous else Manifest()
+        kept, jobs = _plan(files, old, settings, report, progress)
+        if dry_run:
+            report.documents = len(kept) + len(jobs)
+            report.chunks = previous.chunk_count if previous else 0
+            return report
+
+        embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+        parsed = _parse(jobs, settings, embedder, report, progress)
+        failed = {issue.document for issue in report.failed}
+        for job in jobs:
+            # A file that failed keeps what the previous version had of it: nothing is lost.
+            if job.previous and job.file.name in failed:
+                kept[job.file.name] = job.previous
+        _find_renames(report, old, parsed)
+
+        changed = report.added or report.updated or report.removed or rebuild or not previous
+        newly_skipped = any(record.skipped for record, _ in parsed.values())
+        if changed or newly_skipped:
+            chunks, vectors = _assemble(previous, kept, parsed, embedder, report, progress)
+            records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
+            manifest = Manifest(files=dict(sorted(records.items())))
+            progress.start("writing", 1, "version")
+            written = write_version(
+                root,
+                index,
+                spec,
+                vectors.shape[1],
+                chunks,
+                vectors,
+                manifest,
+                keep=settings.keep_versions,
+            )
+            progress.advance()
+            progress.finish()
+            report.version = written.version
+            report.documents, report.chunks = written.document_count, written.chunk_count
+        else:
+            report.documents, report.chunks = previous.document_count, previous.chunk_count
+    report.seconds = time.monotonic() - started
+    return report
+
+
+def _plan(
+    files: list[FoundFile],
+    old: Manifest,
+    settings: IngestSettings,
+    report: IngestReport,
+    progress: Progress,
+) -> tuple[dict[str, FileRecord], list[_Job]]:
+    """Sort files into unchanged (kept as they are) and jobs to parse; note the rest."""
+    kept: dict[str, FileRecord] = {}
+    jobs: list[_Job] = []
+    progress.start("checking", len(files), "files")
+    for file in files:
+        progress.advance()
+        parser = parser_version(file.path)
+        if parser is None:
+            report.unsupported[file.extension] += 1
+            continue
+        if file.size == 0:
+            report.skipped.append(FileIssue(file.name, "empty file"))
+            continue
+        if file.size > settings.max_file_bytes:
+            size_mb = file.size / 1024 / 1024
+            reason = f"larger than the {settings.max_file_mb:g} MB limit ({size_mb:.0f} MB)"
+            report.skipped.append(FileIssue(file.name, reason))
+            continue
+        record = old.files.get(file.name)
+        if (
+            record
+            and record.parser == parser
+            and (record.size, record.mtime_ns)
+            == (
+                file.size,
+                file.mtime_ns,
+            )
+        ):
+            _keep(kept, record, report)
+            continue
+        try:
+            digest = file_sha256(file.path)
+        except OSError as exc:
+            report.failed.append(FileIssue(file.name, f"cannot read the file: {exc.strerror}"))
+            if record:
+                kept[file.name] = record
+            continue
+        if record and record.parser == parser and record.sha256 == digest:
+            _keep(kept, replace(record, mtime_ns=file.mtime_ns), report)
+            continue
+        indexed_before = record is not None and record.skipped is None
+        jobs.append(_Job(file, digest, record if indexed_before else None))
+        (report.updated if indexed_before else report.added).append(file.name)
+    progress.finish()
+    found = {file.name for file in files}
+    report.removed = sorted(name for name in old.indexed() if name not in found)
+    return kept, jobs
+
+
+def _keep(kept: dict[str, FileRecord], record: FileRecord, report: IngestReport) -> None:
+    """An unchanged file: indexed as before, or skipped as before for the same reason."""
+    kept[record.path] = record
+    if record.skipped is None:
+        report.unchanged.append(record.path)
+    else:
+        report.skipped.append(FileIssue(record.path, record.skipped))
+
+
+def _parse(
+    jobs: list[_Job],
+    settings: IngestSettings,
+    embedder: Embedder,
+    report: IngestReport,
+    progress: Progress,
+) -> dict[str, tuple[FileRecord, list[Chunk]]]:
+    """Parse and chunk each job; failures and skips are reported, never raised."""
+    parsed: dict[str, tuple[FileRecord, list[Chunk]]] = {}
+    if not jobs:
+        return parsed
+    limits = ParseLimits(settings.csv_field_limit, settings.json_max_depth)
+    chunker: Chunker | None = None
+    progress.start("parsing", len(jobs), "files")
+    with ParseWorker(limits, settings.parse_timeout_s) as worker:
+        for job in jobs:
+            name = job.file.name
+            outcome = worker.parse(job.file.path)
+            progress.advance()
+            if outcome.result is None:
+                reason = _scrub(outcome.skipped or outcome.failed or "", job.file)
+                issues = report.skipped if outcome.skipped else report.failed
+                issues.append(FileIssue(name, reason))
+                _uncount(report, name)
+                if outcome.skipped:
+                    parsed[name] = (_record(job, [], [], skipped=reason), [])
+                continue
+            if chunker is None:
+                chunker = Chunker(
+                    embedder.tokenizer,
+                    settings.chunk_size,
+                    settings.chunk_overlap,
+                    embedder.max_tokens,
+                )
+            chunks = chunker.chunk(name, outcome.result.units)
+            if not chunks:
+                report.skipped.append(FileIssue(name, "no text"))
+                _uncount(report, name)
+                parsed[name] = (_record(job, [], [], skipped="no text"), [])
+                continue
+            warnings = [_scrub(w, job.file) for w in outcome.result.warnings]
+            report.warnings.extend(FileIssue(name, w) for w in warnings)
+            parsed[name] = (_record(job, chunks, warnings), chunks)
+    progress.finish()
+    return parsed
+
+
+def _record(
+    job: _Job, chunks: list[Chunk], warnings: list[str], skipped: str | None = None
+) -> FileRecord:
+    return FileRecord(
+        path=job.file.name,
+        size=job.file.size,
+        mtime_ns=job.file.mtime_ns,
+        sha256=job.sha256,
+        parser=LOADERS[job.file.extension].PARSER_VERSION,
+        chunk_ids=[c.id for c in chunks],
+        warnings=warnings,
+        skipped=skipped,
+    )
+
+
+def _uncount(report: IngestReport, name: str) -> None:
+    """A file that was skipped or failed is neither added nor updated."""
+    for names in (report.added, report.updated):
+        if name in names:
+            names.remove(name)
+
+
+def _find_renames(
+    report: IngestReport, old: Manifest, parsed: dict[str, tuple[FileRecord, list[Chunk]]]
+) -> None:
+    removed_by_hash = {old.files[name].sha256: name for name in report.removed}
+    for name in report.added:
+        record, _ = parsed[name]
+        if record.skipped is None and record.sha256 in removed_by_hash:
+            report.renamed.append((removed_by_hash[record.sha256], name))
+
+
+def _assemble(
+    previous: IndexVersion | None,
+    kept: dict[str, FileRecord],
+    parsed: dict[str, tuple[FileRecord, list[Chunk]]],
+    embedder: Embedder,
+    report: IngestReport,
+    progress: Progress,
+) -> tuple[list[Chunk], np.ndarray]:
+    """All chunks of the new version with their vectors, reusing every vector that exists."""
+    old_chunks = previous.chunks() if previous else []
+    old_vectors = previous.vectors() if previous else None
+    old_row_by_id = {c.id: row for row, c in enumerate(old_chunks)}
+    old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
+
+    chunks: list[Chunk] = []
+    rows: list[int | None] = []  # the old row holding each chunk's vector, or None: embed it
+    for name in sorted({*kept, *parsed}):
+        if name in parsed:
+            for chunk in parsed[name][1]:
+                chunks.append(chunk)
+                rows.append(old_row_by_text.get(chunk.text))
+            report.chunks_new += len(parsed[name][1])
+        else:
+            for chunk_id in kept[name].chunk_ids:
+                row = old_row_by_id[chunk_id]
+                chunks.append(old_chunks[row])
+                rows.append(row)
+
+    to_embed = sorted({c.text for c, row in zip(chunks, rows, strict=True) if row is None})
+    new_vectors = _embed(to_embed, embedder, progress)
+    vector_of_text = {text: i for i, text in enumerate(to_embed)}
+    dimension = new_vectors.shape[1] if len(to_embed) else _dimension(old_vectors, embedder)
+    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
+    for i, (chunk, row) in enumerate(zip(chunks, rows, strict=True)):
+        vectors[i] = (
+            old_vectors[row] if row is not None else new_vectors[vector_of_text[chunk.text]]
+        )
+    report.chunks_embedded = len(to_embed)
+    report.chunks_reused = report.chunks_new - sum(
+        1 for name in parsed for c in parsed[name][1] if old_row_by_text.get(c.text) is None
+    )
+    return chunks, vectors
+
+
+def _embed(texts: list[str], embedder: Embedder, progress: Progress) -> np.ndarray:
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
+    progress.start("embedding", len(texts), "chunks")
+    vectors = embedder.embed(texts, on_progress=progress.advance)
+    progress.finish()
+    return vectors
+
+
+def _dimension(old_vectors: np.ndarray | None, embedder: Embedder) -> int:
+    if old_vectors is not None and old_vectors.shape[1]:
+        return int(old_vectors.shape[1])
+    return embedder.dimension
+
+
+def _scrub(reason: str, file: FoundFile) -> str:
+    """Messages name the document, never where it lives on the server."""
+    return reason.replace(str(file.path), file.name).replace(str(file.path.parent), ".")
