@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import replace
 
 from ingest.units import Chunk, Source, Unit
 
 CHUNKER_VERSION = "tokens-1"
+
+# Lone surrogates (legal in JSON escapes) can be neither tokenized nor stored as UTF-8.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Chunker:
@@ -34,6 +38,8 @@ class Chunker:
 
     def chunk(self, document: str, units: list[Unit]) -> list[Chunk]:
         pieces: list[tuple[str, int, int, Source]] = []
+        # Same length after replacement, so offsets still point into the loader's text.
+        units = [replace(u, text=_SURROGATE.sub("\ufffd", u.text)) for u in units]
         for unit in self._pack_groups(units):
             pieces.extend(self._split(unit))
         seen: Counter[str] = Counter()

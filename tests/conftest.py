@@ -1,0 +1,60 @@
+"""Shared fixtures: the real embedding model (loaded once), real corpora, temporary indexes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest.embedder import Embedder
+from ingest.settings import IngestSettings
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+CORPORA = SHARED / "corpora"
+SAMPLE = ROOT / "data" / "sample"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not CORPORA.is_dir():
+        skip = pytest.mark.skip(reason=f"shared corpora not found at {CORPORA}")
+        for item in items:
+            if "corpora" in item.keywords:
+                item.add_marker(skip)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "corpora: needs ../shared/corpora")
+
+
+class CountingEmbedder(Embedder):
+    """The real embedder, counting how many texts it was asked to embed."""
+
+    def __init__(self, model) -> None:
+        super().__init__("sentence-transformers/all-MiniLM-L6-v2")
+        self.__dict__["model"] = model  # share the loaded model across tests
+        self.embedded = 0
+
+    def embed(self, texts: Sequence[str], on_progress=None) -> np.ndarray:
+        self.embedded += len(texts)
+        return super().embed(texts, on_progress)
+
+
+@pytest.fixture(scope="session")
+def model():
+    return Embedder("sentence-transformers/all-MiniLM-L6-v2").model
+
+
+@pytest.fixture
+def embedder(model) -> CountingEmbedder:
+    return CountingEmbedder(model)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> IngestSettings:
+    return IngestSettings(index_dir=tmp_path / "indexes", parse_timeout_s=60)

@@ -1,0 +1,79 @@
+import contextlib
+import json
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import LoadError, SkipFile
+from ingest.loaders import pdf
+
+from .conftest import CORPORA
+
+PDFS = CORPORA / "pdf"
+pytestmark = pytest.mark.corpora
+
+
+def described_pdfs():
+    if not PDFS.is_dir():
+        return []
+    files = json.loads((PDFS / "files.json").read_text())["data"]
+    return [f for f in files if (PDFS / f["path"]).exists()]
+
+
+@pytest.mark.parametrize("info", described_pdfs(), ids=lambda f: f["path"])
+def test_every_real_pdf_is_loaded_or_reported(info):
+    path = PDFS / info["path"]
+    try:
+        result = pdf.load(path)
+    except SkipFile as skip:
+        assert info["encrypted"] or "no extractable text" in skip.reason
+        return
+    except LoadError as error:
+        assert "017-unreadable-meta-data" in info["path"], error.reason
+        return
+    pages = [unit.source.page for unit in result.units]
+    assert pages == sorted(set(pages)), "one unit per page, in order"
+    assert all(1 <= p <= info["pages"] for p in pages)
+    warned = [w for w in result.warnings if w.startswith("no text on page")]
+    assert len(pages) + len(warned) == info["pages"]
+
+
+def test_page_numbers_follow_the_document():
+    result = pdf.load(PDFS / "004-pdflatex-4-pages" / "pdflatex-4-pages.pdf")
+    assert [u.source.page for u in result.units] == [1, 2, 3, 4]
+    assert all(u.text.strip() for u in result.units)
+
+
+def test_page_labels_are_kept_when_they_differ_from_the_number():
+    result = pdf.load(PDFS / "009-pdflatex-geotopo" / "GeoTopo-komprimiert.pdf")
+    first = result.units[0].source
+    assert first.page == 1 and first.page_label == "i"
+    assert "p. 1 (i)" in first.locator()
+
+
+def test_encrypted_pdf_is_skipped_as_encrypted():
+    with pytest.raises(SkipFile, match="encrypted"):
+        pdf.load(PDFS / "005-libreoffice-writer-password" / "libreoffice-writer-password.pdf")
+
+
+def test_image_only_pdf_is_reported_not_indexed_empty():
+    with pytest.raises(SkipFile, match="no extractable text"):
+        pdf.load(PDFS / "019-grayscale-image" / "grayscale-image.pdf")
+
+
+def test_pages_without_text_are_warned_about():
+    result = pdf.load(PDFS / "007-imagemagick-images" / "imagemagick-images.pdf")
+    assert "no text on page 4 — scanned?" in result.warnings
+
+
+def test_broken_pdfs_fail_with_a_reason(tmp_path: Path):
+    good = (PDFS / "004-pdflatex-4-pages" / "pdflatex-4-pages.pdf").read_bytes()
+    truncated = tmp_path / "truncated.pdf"
+    truncated.write_bytes(good[: len(good) // 3])
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"this is not a pdf at all\n" * 50)
+    for path in (garbage, PDFS / "017-unreadable-meta-data" / "unreadablemetadata.pdf"):
+        with pytest.raises(LoadError, match="not a readable PDF"):
+            pdf.load(path)
+    with contextlib.suppress(LoadError, SkipFile):  # may keep readable pages; never crashes
+        pdf.load(truncated)

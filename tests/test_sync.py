@@ -1,0 +1,189 @@
+"""Incremental ingest with the real loaders, the real model and real FAISS."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ingest.errors import IndexLockedError, IndexMismatchError, UsageError
+from ingest.store import open_index, write_lock
+from ingest.sync import run_ingest
+
+from .conftest import CORPORA, SAMPLE
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    return docs
+
+
+def ingest(folder, settings, embedder, **kwargs):
+    return run_ingest([folder], "docs", settings, embedder=embedder, **kwargs)
+
+
+def test_first_run_indexes_every_sample_file(folder, settings, embedder):
+    report = ingest(folder, settings, embedder)
+    assert report.exit_code == 0 and not report.failed and not report.skipped
+    assert sorted(report.added) == sorted(p.name for p in SAMPLE.iterdir())
+    index = open_index(settings.index_dir, "docs")
+    assert index.chunk_count == report.chunks == report.chunks_new == embedder.embedded
+    documents = {c.document for c in index.chunks()}
+    assert documents == set(report.added)
+    pdf_pages = {c.source.page for c in index.chunks() if c.document == "user-guide.pdf"}
+    assert pdf_pages == {1, 2, 3, 4, 5}
+
+
+def test_question_finds_the_right_page(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    index = open_index(settings.index_dir, "docs")
+    query = embedder.embed_query("What should I do with a PDF that needs a password to open?")
+    _, rows = index.search(query[None, :], k=3)
+    top = index.chunks([int(r) for r in rows[0]])
+    assert any(c.document == "user-guide.pdf" and c.source.page == 5 for c in top)
+
+
+def test_unchanged_folder_embeds_nothing_and_writes_no_version(folder, settings, embedder):
+    first = ingest(folder, settings, embedder)
+    embedder.embedded = 0
+    again = ingest(folder, settings, embedder)
+    assert embedder.embedded == 0 and again.version is None
+    assert len(again.unchanged) == len(first.added)
+    assert open_index(settings.index_dir, "docs").version == first.version
+    for path in folder.iterdir():  # touched but identical: recognised by the content hash
+        path.touch()
+    assert ingest(folder, settings, embedder).version is None and embedder.embedded == 0
+
+
+def test_change_delete_rename_and_copy(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    index = open_index(settings.index_dir, "docs")
+    old_ids = {c.id for c in index.chunks() if c.document == "glossary.txt"}
+
+    (folder / "glossary.txt").write_text("Sourced glossary\n\nCitation: a pointer to a passage.\n")
+    (folder / "faq.json").unlink()
+    (folder / "user-guide.pdf").rename(folder / "guide-renamed.pdf")
+    shutil.copy(folder / "release-notes.md", folder / "notes-copy.md")
+    embedder.embedded = 0
+    report = ingest(folder, settings, embedder)
+
+    assert report.updated == ["glossary.txt"]
+    assert report.removed == ["faq.json", "user-guide.pdf"]
+    assert sorted(report.added) == ["guide-renamed.pdf", "notes-copy.md"]
+    assert report.renamed == [("user-guide.pdf", "guide-renamed.pdf")]
+    assert embedder.embedded == report.chunks_embedded == 1, "only the changed text is embedded"
+
+    index = open_index(settings.index_dir, "docs")
+    chunks = index.chunks()
+    documents = {c.document for c in chunks}
+    assert "faq.json" not in documents and "user-guide.pdf" not in documents
+    assert {"guide-renamed.pdf", "notes-copy.md"} <= documents
+    glossary = [c for c in chunks if c.document == "glossary.txt"]
+    assert len(glossary) == 1 and "Citation" in glossary[0].text
+    assert not old_ids & {c.id for c in glossary}
+    # Reused vectors are the same vectors: the renamed file's chunks embed as before.
+    renamed = [c for c in chunks if c.document == "guide-renamed.pdf"]
+    fresh = embedder.embed([c.text for c in renamed])
+    rows = [i for i, c in enumerate(chunks) if c.document == "guide-renamed.pdf"]
+    assert (abs(index.vectors()[rows] - fresh) < 1e-4).all()
+
+
+@pytest.mark.corpora
+def test_bad_files_are_reported_by_name_and_the_rest_is_indexed(folder, settings, embedder):
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "broken.pdf").write_bytes(b"%PDF-1.4 broken beyond repair")
+    (folder / "bad.json").write_text("{'single': 'quotes'}")
+    (folder / "picture.png").write_bytes(b"\x89PNG")
+    shutil.copy(
+        CORPORA / "pdf/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
+        folder / "locked.pdf",
+    )
+    report = ingest(folder, settings, embedder)
+    assert report.exit_code == 1
+    failed = {issue.document: issue.reason for issue in report.failed}
+    skipped = {issue.document: issue.reason for issue in report.skipped}
+    assert set(failed) == {"broken.pdf", "bad.json"}
+    assert "invalid JSON" in failed["bad.json"]
+    assert skipped == {"empty.txt": "empty file", "locked.pdf": "encrypted"}
+    assert report.unsupported == {".png": 1}
+    assert len(report.added) == len(list(SAMPLE.iterdir()))
+    assert str(folder) not in report.summary()
+
+    # Skips are remembered for unchanged files; failures are retried.
+    again = ingest(folder, settings, embedder)
+    assert {i.document for i in again.skipped} == {"empty.txt", "locked.pdf"}
+    assert {i.document for i in again.failed} == {"broken.pdf", "bad.json"}
+    assert again.version is None
+
+
+def test_a_file_that_turns_bad_keeps_its_previous_chunks(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    before = [
+        c.id for c in open_index(settings.index_dir, "docs").chunks() if c.document == "faq.json"
+    ]
+    (folder / "faq.json").write_text('{"truncated": ')
+    report = ingest(folder, settings, embedder)
+    assert [i.document for i in report.failed] == ["faq.json"] and report.exit_code == 1
+    after = [
+        c.id for c in open_index(settings.index_dir, "docs").chunks() if c.document == "faq.json"
+    ]
+    assert after == before
+
+
+def test_oversized_files_are_skipped(folder, settings, embedder):
+    small = settings.model_copy(update={"max_file_mb": 0.001})
+    report = ingest(folder, small, embedder)
+    assert any("larger than the 0.001 MB limit" in i.reason for i in report.skipped)
+
+
+def test_a_hanging_parser_is_stopped_by_the_time_limit(tmp_path, settings, embedder):
+    docs = tmp_path / "slow"
+    docs.mkdir()
+    # Parsing this 117-page PDF takes seconds; a 0.3 s limit stops it mid-way.
+    shutil.copy(CORPORA / "pdf/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf", docs / "slow.pdf")
+    (docs / "ok.md").write_text("# Fine\nThis file is parsed after the slow one.")
+    quick = settings.model_copy(update={"parse_timeout_s": 0.3})
+    report = run_ingest([docs], "slow", quick, embedder=embedder)
+    assert [(i.document, i.reason) for i in report.failed] == [
+        ("slow.pdf", "parser timed out after 0.3 s")
+    ]
+    assert report.added == ["ok.md"]
+
+
+def test_model_or_chunking_change_is_a_clear_error_until_rebuild(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    changed = settings.model_copy(update={"chunk_size": 120})
+    with pytest.raises(IndexMismatchError, match="chunks of 200 tokens.*--rebuild"):
+        ingest(folder, changed, embedder)
+    other_model = settings.model_copy(update={"embedding_model": "all-MiniLM-L6-v2"})
+    with pytest.raises(IndexMismatchError, match="embedding model"):
+        ingest(folder, other_model, embedder)
+    rebuilt = ingest(folder, changed, embedder, rebuild=True)
+    assert rebuilt.version == "v000002"
+    assert open_index(settings.index_dir, "docs").spec.chunk_size == 120
+
+
+def test_dry_run_reports_and_writes_nothing(folder, settings, embedder):
+    report = ingest(folder, settings, embedder, dry_run=True)
+    assert report.dry_run and len(report.added) == 6 and embedder.embedded == 0
+    assert not (settings.index_dir / "docs" / "CURRENT").exists()
+
+
+def test_a_second_writer_is_refused(folder, settings, embedder):
+    with write_lock(settings.index_dir, "docs"), pytest.raises(IndexLockedError):
+        ingest(folder, settings, embedder)
+
+
+def test_missing_path_is_a_usage_error(tmp_path, settings, embedder):
+    with pytest.raises(UsageError, match="no such file"):
+        run_ingest([tmp_path / "nope"], "docs", settings, embedder=embedder)
+
+
+def test_several_folders_get_prefixed_names(tmp_path, settings, embedder):
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    (one / "a.md").write_text("# A\nalpha")
+    (two / "a.md").write_text("# A\nbeta")
+    report = run_ingest([one, two], "multi", settings, embedder=embedder)
+    assert report.added == ["one/a.md", "two/a.md"]
