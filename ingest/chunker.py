@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import replace
 
+from ingest.errors import UsageError
 from ingest.units import Chunk, Source, Unit
 
 CHUNKER_VERSION = "tokens-1"
@@ -25,7 +26,7 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 class Chunker:
     def __init__(self, tokenizer, chunk_size: int, chunk_overlap: int, max_tokens: int):
         if chunk_size > max_tokens:
-            raise ValueError(
+            raise UsageError(
                 f"chunk_size {chunk_size} exceeds the embedding model's window of "
                 f"{max_tokens} tokens; lower SOURCED_CHUNK_SIZE"
             )
@@ -68,6 +69,8 @@ class Chunker:
 
     def _pack_groups(self, units: list[Unit]) -> list[Unit]:
         """Merge neighbouring units of one group (table rows) while they fit the group budget."""
+        if all(u.group is None for u in units):
+            return units
         counts = self.count_tokens([u.text for u in units])
         packed: list[Unit] = []
         batch: list[Unit] = []
@@ -100,14 +103,36 @@ class Chunker:
         if not offsets:
             return []
         spans = _token_spans(text, offsets, self.size, self.overlap)
+        if len(spans) > 1:
+            spans = self._fit(text, offsets, spans)
         pieces = []
         for first, last in spans:
             start, end = offsets[first][0], offsets[last - 1][1]
-            while self.count_tokens([text[start:end]])[0] > self.max_tokens and last - first > 1:
-                last -= 1  # a cut inside a word can re-tokenize longer; shrink until it fits
-                end = offsets[last - 1][1]
             pieces.append((text[start:end], start, end, _narrow(unit, start, end)))
         return pieces
+
+    def _fit(
+        self, text: str, offsets: list[tuple[int, int]], spans: list[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Shrink any span whose text re-tokenizes longer than the window.
+
+        Only a cut inside a word can do that: a span that starts and ends at white space
+        tokenizes exactly as it did inside the unit, so only the others are checked.
+        """
+        total = len(offsets)
+
+        def clean(index: int) -> bool:
+            return index in (0, total) or _boundary_score(text, offsets, index) > 0
+
+        fitted = []
+        for first, last in spans:
+            if not (clean(first) and clean(last)):
+                count = self.count_tokens([text[offsets[first][0] : offsets[last - 1][1]]])[0]
+                while count > self.max_tokens and last - first > 1:
+                    last -= 1
+                    count = self.count_tokens([text[offsets[first][0] : offsets[last - 1][1]]])[0]
+            fitted.append((first, last))
+        return fitted
 
 
 def _token_spans(

@@ -11,6 +11,8 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from ingest.errors import SourcedError
 from ingest.progress import Progress
 from ingest.settings import IngestSettings, get_ingest_settings
@@ -95,8 +97,12 @@ def run(args: argparse.Namespace) -> int:
     except SourcedError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except ValueError as exc:  # invalid settings (pydantic) or arguments
-        print(f"error: {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        for problem in exc.errors():
+            where = "_".join(str(part) for part in problem["loc"]).upper()
+            setting = f"SOURCED_{where}" if where else "settings"
+            message = problem["msg"].removeprefix("Value error, ")
+            print(f"error: invalid {setting}: {message}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted: the index was left at its previous version", file=sys.stderr)

@@ -3,7 +3,7 @@
 A document's name is its path relative to the folder given (a single file: its file name), with
 forward slashes. When several paths are given, each name starts with its folder's name so that
 names stay unique. Hidden files and folders (names starting with '.') are passed over, and so
-are links that lead outside the folder.
+are links that lead outside the folder and the index folder itself.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ class FoundFile:
         return self.path.suffix.lower()
 
 
-def scan(paths: list[Path]) -> list[FoundFile]:
+def scan(paths: list[Path], exclude: Path | None = None) -> list[FoundFile]:
+    """The files under `paths`, sorted by name; nothing inside `exclude` (the index folder)."""
     if not paths:
         raise UsageError("give at least one folder or file to ingest")
     roots = []
@@ -39,7 +40,7 @@ def scan(paths: list[Path]) -> list[FoundFile]:
     found: dict[str, FoundFile] = {}
     for root in roots:
         prefix = f"{root.name}/" if prefixed else ""
-        for file in _walk(root):
+        for file in _walk(root, exclude.resolve() if exclude else None):
             name = prefix + (file.name if root.is_file() else file.relative_to(root).as_posix())
             if name in found:
                 raise UsageError(f"two files would both be named '{name}'; ingest them apart")
@@ -48,16 +49,19 @@ def scan(paths: list[Path]) -> list[FoundFile]:
     return [found[name] for name in sorted(found)]
 
 
-def _walk(root: Path):
+def _walk(root: Path, exclude: Path | None):
     if root.is_file():
         yield root
         return
     for folder, subfolders, files in os.walk(root):
-        subfolders[:] = sorted(d for d in subfolders if not d.startswith("."))
+        here = Path(folder)
+        subfolders[:] = sorted(
+            d for d in subfolders if not d.startswith(".") and here / d != exclude
+        )
         for name in sorted(files):
             if name.startswith("."):
                 continue
-            path = Path(folder) / name
+            path = here / name
             if path.is_symlink() and not path.resolve().is_relative_to(root):
                 continue
             if path.is_file():

@@ -58,8 +58,8 @@ def run_ingest(
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
     report = IngestReport(index=index, dry_run=dry_run)
-    files = scan(paths)
     root = settings.index_dir
+    files = scan(paths, exclude=root)
     spec = index_spec(settings)
     with write_lock(root, index):
         previous = None if rebuild else open_current(root, index)

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ingest.chunker import Chunker
-from ingest.errors import LoadError, SkipFile
+from ingest.errors import LoadError, SkipFile, UsageError
 from ingest.loaders import LOADERS, ParseLimits, load_file
 from ingest.units import Source, Unit
 
@@ -97,5 +97,5 @@ def test_table_rows_are_packed_whole(chunker):
 
 
 def test_chunk_size_over_the_window_is_refused(tokenizer):
-    with pytest.raises(ValueError, match="exceeds the embedding model's window"):
+    with pytest.raises(UsageError, match="exceeds the embedding model's window"):
         Chunker(tokenizer, chunk_size=300, chunk_overlap=30, max_tokens=WINDOW)

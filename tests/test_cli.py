@@ -82,7 +82,7 @@ def test_usage_errors_exit_2_with_one_line(docs, tmp_path):
     no_args = run("ingest", index_dir=tmp_path / "i")
     assert no_args.returncode == 2 and "usage:" in no_args.stderr
     bad_setting = run("indexes", index_dir=tmp_path / "i", env={"SOURCED_CHUNK_SIZE": "abc"})
-    assert bad_setting.returncode == 2 and "chunk_size" in bad_setting.stderr
+    assert bad_setting.returncode == 2 and "SOURCED_CHUNK_SIZE" in bad_setting.stderr
     assert "Traceback" not in missing.stderr + bad_name.stderr + bad_setting.stderr
 
 
@@ -93,3 +93,9 @@ def test_settings_mismatch_exits_2_and_says_rebuild(docs, tmp_path):
         "ingest", str(docs), "--quiet", index_dir=indexes, env={"SOURCED_CHUNK_SIZE": "100"}
     )
     assert changed.returncode == 2 and "--rebuild" in changed.stderr
+
+
+def test_invalid_settings_name_the_variable(tmp_path):
+    result = run("indexes", index_dir=tmp_path, env={"SOURCED_CHUNK_OVERLAP": "150"})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: invalid settings: chunk_overlap (150) must be less")

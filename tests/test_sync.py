@@ -187,3 +187,11 @@ def test_several_folders_get_prefixed_names(tmp_path, settings, embedder):
     (two / "a.md").write_text("# A\nbeta")
     report = run_ingest([one, two], "multi", settings, embedder=embedder)
     assert report.added == ["one/a.md", "two/a.md"]
+
+
+def test_the_index_folder_is_never_ingested(folder, settings, embedder):
+    inside = settings.model_copy(update={"index_dir": folder / "indexes"})
+    run_ingest([folder], "docs", inside, embedder=embedder)
+    again = run_ingest([folder], "docs", inside, embedder=embedder)
+    assert again.version is None and not again.added
+    assert not any(name.startswith("indexes/") for name in again.unchanged)
