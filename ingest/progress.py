@@ -31,7 +31,7 @@ class Progress:
         if not self.enabled or total == 0:
             return
         if self.is_tty:
-            self._bar = tqdm(total=total, desc=stage, unit=f" {unit}", file=self.stream)
+            self._bar = tqdm(total=total, desc=stage, unit=unit.removesuffix("s"), file=self.stream)
 
     def advance(self, count: int = 1) -> None:
         self._done += count
@@ -48,6 +48,12 @@ class Progress:
             seconds = time.monotonic() - self._started
             self._line(f"{self._stage}: {self._done}/{self._total} {self._unit} in {seconds:.1f} s")
         self._stage, self._total = "", 0
+
+    def note(self, text: str) -> None:
+        """A one-off line about work that has no count ("loading the embedding model")."""
+        self.finish()
+        if self.enabled:
+            self._line(text)
 
     def _line(self, text: str) -> None:
         self._last_line = time.monotonic()

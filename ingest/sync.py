@@ -87,7 +87,7 @@ def run_ingest(
             chunks, vectors = _assemble(previous, kept, parsed, embedder, report, progress)
             records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
             manifest = Manifest(files=dict(sorted(records.items())))
-            progress.start("writing", 1, "version")
+            progress.note(f"writing {len(chunks)} chunks")
             written = write_version(
                 root,
                 index,
@@ -98,8 +98,6 @@ def run_ingest(
                 manifest,
                 keep=settings.keep_versions,
             )
-            progress.advance()
-            progress.finish()
             report.version = written.version
             report.documents, report.chunks = written.document_count, written.chunk_count
         else:
@@ -185,7 +183,10 @@ def _parse(
     if not jobs:
         return parsed
     limits = ParseLimits(settings.csv_field_limit, settings.json_max_depth)
-    chunker: Chunker | None = None
+    progress.note(f"loading the embedding model ({settings.embedding_model})")
+    chunker = Chunker(
+        embedder.tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens
+    )
     progress.start("parsing", len(jobs), "files")
     with ParseWorker(limits, settings.parse_timeout_s) as worker:
         for job in jobs:
@@ -200,13 +201,6 @@ def _parse(
                 if outcome.skipped:
                     parsed[name] = (_record(job, [], [], skipped=reason), [])
                 continue
-            if chunker is None:
-                chunker = Chunker(
-                    embedder.tokenizer,
-                    settings.chunk_size,
-                    settings.chunk_overlap,
-                    embedder.max_tokens,
-                )
             chunks = chunker.chunk(name, outcome.result.units)
             if not chunks:
                 report.skipped.append(FileIssue(name, "no text"))

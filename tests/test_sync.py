@@ -137,6 +137,7 @@ def test_oversized_files_are_skipped(folder, settings, embedder):
     assert any("larger than the 0.001 MB limit" in i.reason for i in report.skipped)
 
 
+@pytest.mark.corpora
 def test_a_hanging_parser_is_stopped_by_the_time_limit(tmp_path, settings, embedder):
     docs = tmp_path / "slow"
     docs.mkdir()
