@@ -68,8 +68,9 @@ def run_ingest(
         old = previous.manifest() if previous else Manifest()
         kept, jobs = _plan(files, old, settings, report, progress)
         if dry_run:
-            report.documents = len(kept) + len(jobs)
+            report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
             report.chunks = previous.chunk_count if previous else 0
+            report.seconds = time.monotonic() - started
             return report
 
         embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
