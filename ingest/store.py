@@ -143,6 +143,14 @@ class IndexVersion:
         uri = (self.path / "chunks.sqlite").resolve().as_uri() + "?mode=ro&immutable=1"
         return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
+    def load(self) -> IndexVersion:
+        """Read the vectors and open the chunk table now, rather than on the first search.
+
+        Once open, a reader keeps working even after a later build prunes this version."""
+        self.faiss_index  # noqa: B018
+        self._db  # noqa: B018
+        return self
+
     def manifest(self) -> Manifest:
         return Manifest.from_dict(_read_json(self.path / "manifest.json"))
 
@@ -175,14 +183,20 @@ class IndexVersion:
             self._db.close()
 
 
-def open_current(root: Path, name: str) -> IndexVersion | None:
-    """The current version of an index, or None when it has never been built."""
-    directory = index_path(root, name)
+def current_version_name(root: Path, name: str) -> str | None:
+    """The name of the current version (cheap: one small read), or None before the first build."""
     try:
-        version = (directory / "CURRENT").read_text().strip()
+        return (index_path(root, name) / "CURRENT").read_text().strip()
     except FileNotFoundError:
         return None
-    path = directory / version
+
+
+def open_current(root: Path, name: str) -> IndexVersion | None:
+    """The current version of an index, or None when it has never been built."""
+    version = current_version_name(root, name)
+    if version is None:
+        return None
+    path = index_path(root, name) / version
     if not _VERSION.match(version) or not path.is_dir():
         raise IndexCorruptError(
             f"index '{name}': CURRENT points at a missing version '{version}'; "

@@ -1,0 +1,25 @@
+from fastapi import APIRouter
+
+from app.deps import ServicesDep
+from app.schemas import Health, Readiness
+from ingest.store import list_indexes
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness)
+async def readyz(services: ServicesDep) -> Readiness:
+    """Models are loaded and at least one index can be answered from."""
+    names = [v.name for v in list_indexes(services.settings.index_dir)]
+    return Readiness(
+        ready=bool(names),
+        llm=f"{services.llm.name}:{services.llm.model}",
+        embedding_model=services.settings.embedding_model,
+        indexes=names,
+    )

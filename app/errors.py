@@ -1,0 +1,112 @@
+"""The service's errors and the one JSON shape every error response has:
+
+    {"error": {"status": 404, "code": "index_not_found", "message": "…", "field": null}}
+
+Messages say what to do next; they never carry a traceback or a server path.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ingest.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, UsageError
+
+log = logging.getLogger("sourced")
+
+
+class AppError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidRequest(AppError):
+    """A request that is well-formed JSON but asks for something out of bounds."""
+
+    status, code = 422, "invalid_request"
+
+
+class NotFound(AppError):
+    status, code = 404, "not_found"
+
+
+class PayloadTooLarge(AppError):
+    status, code = 413, "payload_too_large"
+
+
+class IndexUnusable(AppError):
+    status, code = 409, "index_unusable"
+
+
+class LLMError(AppError):
+    """The language model failed or answered with an error."""
+
+    status, code = 502, "llm_error"
+
+
+class LLMTimeout(AppError):
+    status, code = 504, "llm_timeout"
+
+
+class Busy(AppError):
+    status, code = 503, "busy"
+
+
+def error_body(status: int, code: str, message: str, field: str | None = None) -> dict:
+    return {"error": {"status": status, "code": code, "message": message, "field": field}}
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None):
+    return JSONResponse(error_body(status, code, message, field), status_code=status)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError):
+        return error_response(exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(IndexNotFoundError)
+    async def _no_index(_: Request, exc: IndexNotFoundError):
+        return error_response(404, "index_not_found", str(exc), "index")
+
+    @app.exception_handler(UsageError)
+    async def _usage(_: Request, exc: UsageError):
+        return error_response(400, "bad_request", str(exc))
+
+    @app.exception_handler(IndexMismatchError)
+    @app.exception_handler(IndexCorruptError)
+    async def _unusable(_: Request, exc: Exception):
+        return error_response(409, "index_unusable", str(exc), "index")
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError):
+        problems = exc.errors()
+        first = problems[0] if problems else {"loc": (), "msg": "invalid request"}
+        where = [str(p) for p in first.get("loc", ()) if p != "body"]
+        field = ".".join(where) or None
+        message = first.get("msg", "invalid request")
+        if field:
+            message = f"{field}: {message}"
+        return error_response(422, "invalid_request", message, field)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException):
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception):
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; see the server log")

@@ -1,0 +1,47 @@
+"""The one interface every LLM backend implements: turn chat messages into a completion."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.0  # 0: greedy, the best default for grounded answers
+    top_p: float = 1.0
+    top_k: int | None = None
+    max_tokens: int = 200
+    stop: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str = "stop"
+
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "…"}
+
+
+class LLM(ABC):
+    """A backend implements `complete`; counting tokens may be approximate for remote models."""
+
+    name: str = "llm"
+
+    @property
+    def model(self) -> str:
+        return self.name
+
+    def load(self) -> None:  # noqa: B027 - most backends have nothing to load
+        """Make the model ready (download nothing: load weights, open connections)."""
+
+    def count_tokens(self, text: str) -> int:
+        return max(1, len(text) // 4)  # a fair estimate for English with BPE vocabularies
+
+    @abstractmethod
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        """Blocking; the service runs it off the event loop."""

@@ -1,0 +1,148 @@
+"""Remote backends over HTTP: any OpenAI-compatible server, and Ollama's native API.
+
+Both time out, retry 429 and 5xx answers with backoff (honouring Retry-After), and turn every
+failure into the service's own LLMError / LLMTimeout with a plain message.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from app.errors import LLMError, LLMTimeout
+from app.llm.base import LLM, Completion, GenerationParams, Message
+
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class _HTTPBackend(LLM):
+    def __init__(self, base_url: str, model: str, timeout_s: float, retries: int, api_key: str):
+        if not base_url:
+            raise LLMError(f"the {self.name} backend needs SOURCED_LLM_BASE_URL")
+        if not model:
+            raise LLMError(f"the {self.name} backend needs SOURCED_LLM_MODEL")
+        self.base_url = base_url.rstrip("/")
+        self._model = model
+        self.timeout_s = timeout_s
+        self.retries = retries
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(timeout=timeout_s, headers=headers)
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        url = f"{self.base_url}{path}"
+        for attempt in range(self.retries + 1):
+            try:
+                response = self._client.post(url, json=payload)
+            except httpx.TimeoutException as exc:
+                raise LLMTimeout(
+                    f"the {self.name} server did not answer within {self.timeout_s:g} s"
+                ) from exc
+            except httpx.HTTPError as exc:
+                if attempt < self.retries:
+                    time.sleep(_backoff(attempt, None))
+                    continue
+                raise LLMError(
+                    f"cannot reach the {self.name} server at {self.base_url}: {exc}"
+                ) from exc
+            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
+                time.sleep(_backoff(attempt, response.headers.get("retry-after")))
+                continue
+            if response.status_code >= 400:
+                raise LLMError(
+                    f"the {self.name} server answered {response.status_code}: "
+                    f"{_error_text(response)}"
+                )
+            try:
+                return response.json()
+            except ValueError as exc:
+                raise LLMError(f"the {self.name} server sent a reply that is not JSON") from exc
+        raise LLMError(f"the {self.name} server kept failing")  # pragma: no cover
+
+
+class OpenAICompatibleLLM(_HTTPBackend):
+    """vLLM, OpenAI, OpenRouter, llama.cpp's server, Ollama's /v1: POST {base}/chat/completions."""
+
+    name = "openai"
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        payload: dict[str, Any] = {
+            "model": self._model,
+            "messages": messages,
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "max_tokens": params.max_tokens,
+        }
+        if params.stop:
+            payload["stop"] = params.stop
+        if params.top_k:
+            payload["top_k"] = params.top_k  # vLLM and llama.cpp accept it; OpenAI ignores it
+        data = self._post("/chat/completions", payload)
+        try:
+            choice = data["choices"][0]
+            text = choice["message"]["content"] or ""
+        except (KeyError, IndexError, TypeError) as exc:
+            raise LLMError("the openai server's reply has no choices[0].message") from exc
+        usage = data.get("usage") or {}
+        return Completion(
+            text.strip(),
+            data.get("model") or self._model,
+            int(usage.get("prompt_tokens") or 0),
+            int(usage.get("completion_tokens") or 0),
+            choice.get("finish_reason") or "stop",
+        )
+
+
+class OllamaLLM(_HTTPBackend):
+    """Ollama's native API: POST {base}/api/chat."""
+
+    name = "ollama"
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        options: dict[str, Any] = {
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "num_predict": params.max_tokens,
+        }
+        if params.top_k:
+            options["top_k"] = params.top_k
+        if params.stop:
+            options["stop"] = params.stop
+        payload = {"model": self._model, "messages": messages, "stream": False, "options": options}
+        data = self._post("/api/chat", payload)
+        try:
+            text = data["message"]["content"] or ""
+        except (KeyError, TypeError) as exc:
+            raise LLMError("the ollama server's reply has no message") from exc
+        return Completion(
+            text.strip(),
+            data.get("model") or self._model,
+            int(data.get("prompt_eval_count") or 0),
+            int(data.get("eval_count") or 0),
+            data.get("done_reason") or "stop",
+        )
+
+
+def _backoff(attempt: int, retry_after: str | None) -> float:
+    if retry_after:
+        try:
+            return min(float(retry_after), 30.0)
+        except ValueError:
+            pass
+    return min(0.5 * 2**attempt, 8.0)
+
+
+def _error_text(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", error))[:200]
+    return str(error or data)[:200]

@@ -1,0 +1,78 @@
+"""The app factory: `create_app(settings)` builds the FastAPI app; startup loads the models."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import ask, health, indexes
+from app.errors import error_body, install_error_handlers
+from app.llm import LLM
+from app.services import build_services
+from app.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.services = build_services(settings, llm)
+        yield
+
+    app = FastAPI(
+        title="Sourced",
+        summary="Answers questions from your documents, with cited sources.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024)
+    app.include_router(health.router)
+    app.include_router(indexes.router)
+    app.include_router(ask.router)
+    return app
+
+
+class BodyLimit:
+    """Refuse request bodies over the limit with 413, before reading them whole."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            return await self._too_large(send)
+        seen = 0
+
+        async def limited_receive():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._too_large(send)
+
+    async def _too_large(self, send) -> None:
+        import json
+
+        body = json.dumps(
+            error_body(413, "payload_too_large", f"request body over {self.max_bytes} bytes")
+        ).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass

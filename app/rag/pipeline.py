@@ -1,0 +1,117 @@
+"""Question → answer with sources: retrieve, build the prompt, generate, resolve citations."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from app.errors import InvalidRequest
+from app.llm.base import LLM, GenerationParams
+from app.rag.citations import resolve_citations
+from app.rag.indexes import IndexLibrary
+from app.rag.prompt import build_prompt
+from app.rag.retriever import Hit, Retriever
+from app.schemas import AskRequest, AskResponse, SourceOut, Timings, Usage
+from app.settings import Settings
+
+# A reply that says the sources are silent (the quality work replaces this with evidence).
+_SILENT = re.compile(
+    r"\b(documents?|sources?|context)\b[^.]*\b(do(es)? not|don't|doesn't) (say|contain|mention)",
+    re.IGNORECASE,
+)
+
+
+class AnswerPipeline:
+    def __init__(self, settings: Settings, library: IndexLibrary, retriever: Retriever, llm: LLM):
+        self.settings = settings
+        self.library = library
+        self.retriever = retriever
+        self.llm = llm
+        self._slots = threading.BoundedSemaphore(settings.llm_concurrency)
+
+    def answer(self, request: AskRequest) -> AskResponse:
+        settings = self.settings
+        if len(request.question) > settings.max_question_chars:
+            raise InvalidRequest(
+                f"question is longer than {settings.max_question_chars} characters", "question"
+            )
+        if len(request.history) > settings.max_history_turns:
+            raise InvalidRequest(
+                f"history has more than {settings.max_history_turns} turns", "history"
+            )
+        top_k = request.top_k or settings.top_k
+        if top_k > settings.max_top_k:
+            raise InvalidRequest(f"top_k may be at most {settings.max_top_k}", "top_k")
+        name = request.index or settings.default_index
+
+        started = time.perf_counter()
+        index = self.library.get(name)
+        hits = self.retriever.retrieve(index, request.question, top_k)
+        retrieved = time.perf_counter()
+
+        params = self._params(request)
+        prompt = build_prompt(
+            request.question,
+            hits,
+            [turn.model_dump() for turn in request.history],
+            settings.llm_context_tokens - params.max_tokens,
+            self.llm.count_tokens,
+            settings.system_prompt,
+        )
+        with self._slots:
+            completion = self.llm.complete(prompt.messages, params)
+        generated = time.perf_counter()
+
+        answer, cited = resolve_citations(completion.text, len(prompt.hits))
+        sources = [self._source(n, hit, n in cited) for n, hit in enumerate(prompt.hits, 1)]
+        answerable = bool(prompt.hits) and bool(answer) and not _SILENT.search(answer)
+        return AskResponse(
+            answer=answer,
+            sources=sources,
+            answerable=answerable,
+            model=completion.model,
+            index=name,
+            index_version=index.version,
+            context_truncated=prompt.truncated,
+            usage=Usage(
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+            ),
+            timings_ms=Timings(
+                retrieve=round((retrieved - started) * 1000, 1),
+                generate=round((generated - retrieved) * 1000, 1),
+                total=round((generated - started) * 1000, 1),
+            ),
+        )
+
+    def _params(self, request: AskRequest) -> GenerationParams:
+        options = request.llm
+        return GenerationParams(
+            temperature=(
+                options.temperature
+                if options.temperature is not None
+                else self.settings.llm_temperature
+            ),
+            top_p=options.top_p if options.top_p is not None else 1.0,
+            top_k=options.top_k,
+            max_tokens=options.max_tokens or self.settings.llm_max_tokens,
+            stop=options.stop or [],
+        )
+
+    def _source(self, n: int, hit: Hit, cited: bool) -> SourceOut:
+        chunk = hit.chunk
+        snippet = " ".join(chunk.text.split())
+        limit = self.settings.snippet_chars
+        if len(snippet) > limit:
+            snippet = snippet[: limit - 1].rsplit(" ", 1)[0] + "…"
+        return SourceOut(
+            n=n,
+            document=chunk.document,
+            page=chunk.source.page,
+            locator=chunk.source.locator(),
+            snippet=snippet,
+            score=round(hit.score, 4),
+            chunk_id=chunk.id,
+            cited=cited,
+        )

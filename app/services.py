@@ -1,0 +1,45 @@
+"""Everything a request needs, built once at startup: models, indexes, the pipeline."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from app.llm import LLM, create_llm
+from app.rag.indexes import IndexLibrary
+from app.rag.pipeline import AnswerPipeline
+from app.rag.retriever import DenseRetriever
+from app.settings import Settings
+from ingest.embedder import Embedder
+
+log = logging.getLogger("sourced")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    embedder: Embedder
+    llm: LLM
+    library: IndexLibrary
+    pipeline: AnswerPipeline
+    load_seconds: float
+
+
+def build_services(settings: Settings, llm: LLM | None = None) -> Services:
+    started = time.perf_counter()
+    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder.embed_query("warm up")  # load and warm the model now, not on the first request
+    llm = llm or create_llm(settings)
+    llm.load()
+    library = IndexLibrary(settings.index_dir, settings.embedding_model, embedder.dimension)
+    pipeline = AnswerPipeline(settings, library, DenseRetriever(embedder), llm)
+    seconds = time.perf_counter() - started
+    log.info(
+        "loaded embedding model %s and LLM %s (%s) in %.1f s",
+        settings.embedding_model,
+        llm.model,
+        llm.name,
+        seconds,
+    )
+    return Services(settings, embedder, llm, library, pipeline, seconds)

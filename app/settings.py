@@ -1,0 +1,55 @@
+"""Service settings: the ingest settings plus the server's and the LLM's, from SOURCED_* variables.
+
+Every field is documented in the README's configuration table; a test keeps the two in step.
+"""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+
+from ingest.settings import IngestSettings
+
+
+class Settings(IngestSettings):
+    # The server
+    host: str = Field("127.0.0.1", description="Address `sourced serve` binds to.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `sourced serve` listens on.")
+    default_index: str = Field("default", description="Index used when a request names none.")
+    top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved per question by default.")
+    max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k a request may ask for.")
+    max_body_kb: int = Field(256, ge=1, description="Largest request body, in KiB.")
+    max_question_chars: int = Field(4000, ge=1, description="Longest question accepted.")
+    max_history_turns: int = Field(20, ge=0, description="Most prior turns a request may send.")
+    snippet_chars: int = Field(300, ge=40, description="Length of each source's snippet.")
+
+    # The LLM
+    llm_backend: str = Field("local", description="local, openai, ollama or fake.")
+    llm_model: str = Field(
+        "",
+        description="Model: a local HF folder or hub name (local), or the server's model name "
+        "(openai, ollama). Empty: the bundled SmolLM2-135M-Instruct (local).",
+    )
+    llm_base_url: str = Field(
+        "", description="Server URL (openai: …/v1; ollama: http://127.0.0.1:11434)."
+    )
+    llm_api_key: str = Field("", description="API key sent to the openai backend.")
+    llm_timeout_s: float = Field(120.0, gt=0, description="Time limit for one LLM call.")
+    llm_retries: int = Field(2, ge=0, le=10, description="Retries on 429 and 5xx answers.")
+    llm_concurrency: int = Field(1, ge=1, description="LLM calls run at once; others wait.")
+    llm_context_tokens: int = Field(
+        2048, ge=256, description="Prompt plus answer budget, in LLM tokens."
+    )
+    llm_max_tokens: int = Field(200, ge=1, description="Longest answer, in tokens, by default.")
+    llm_temperature: float = Field(0.0, ge=0, le=2, description="0 answers greedily.")
+    llm_dtype: str = Field("bfloat16", description="Local model dtype: bfloat16 or float32.")
+    model_cache_dir: Path = Field(
+        Path("~/.cache/sourced"),
+        description="Where the local model converted from GGUF is cached.",
+    )
+    system_prompt: str = Field("", description="Replaces the built-in system prompt when set.")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

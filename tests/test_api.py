@@ -1,0 +1,172 @@
+"""The HTTP API in-process, with the real index and embedder and a deterministic fake LLM
+registered through the real backend mechanism."""
+
+import shutil
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.errors import LLMError, LLMTimeout
+from app.llm import register_backend
+from app.llm.base import LLM
+from app.main import create_app
+from app.settings import Settings
+from ingest.sync import run_ingest
+
+from .conftest import SAMPLE
+
+
+class FailingLLM(LLM):
+    name = "failing"
+
+    def complete(self, messages, params):
+        raise LLMError("the openai server answered 500: boom")
+
+
+class SlowLLM(LLM):
+    name = "slow"
+
+    def complete(self, messages, params):
+        raise LLMTimeout("the openai server did not answer within 1 s")
+
+
+register_backend("failing", lambda settings: FailingLLM())
+register_backend("slow", lambda settings: SlowLLM())
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, model):
+    root = tmp_path_factory.mktemp("api")
+    docs = root / "docs"
+    shutil.copytree(SAMPLE, docs)
+    settings = Settings(index_dir=root / "indexes", llm_backend="fake", _env_file=None)
+    run_ingest([docs], "default", settings)
+    return settings, docs
+
+
+@pytest.fixture(scope="module")
+def client(workspace):
+    settings, _ = workspace
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def assert_error(response, status: int, code: str, field=None):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"status", "code", "message", "field"}
+    assert body["error"]["status"] == status and body["error"]["code"] == code
+    assert body["error"]["field"] == field
+    assert "Traceback" not in response.text and "/tmp" not in response.text
+    return body["error"]
+
+
+def test_ask_returns_an_answer_with_cited_sources(client):
+    response = client.post("/ask", json={"question": "What should I do with an encrypted PDF?"})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"].endswith("[1].") and body["answerable"] is True
+    assert body["model"] == "fake" and body["index"] == "default"
+    first = body["sources"][0]
+    assert first["n"] == 1 and first["cited"] is True
+    assert {"document", "page", "locator", "snippet", "score", "chunk_id"} <= set(first)
+    assert not any(s["cited"] for s in body["sources"][1:])
+    assert len(body["sources"]) == 5 and body["context_truncated"] is False
+    assert body["timings_ms"]["retrieve"] >= 0 and body["usage"]["prompt_tokens"] > 0
+
+
+def test_top_k_history_and_llm_options_pass_through(client):
+    response = client.post(
+        "/ask",
+        json={
+            "question": "Which formats can be ingested?",
+            "top_k": 2,
+            "history": [
+                {"role": "user", "content": "Hi"},
+                {"role": "assistant", "content": "Hello"},
+            ],
+            "llm": {"temperature": 0, "max_tokens": 3, "stop": ["\n"]},
+        },
+    )
+    body = response.json()
+    assert response.status_code == 200 and len(body["sources"]) == 2
+    assert len(body["answer"].split()) <= 3
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({}, "question"),
+        ({"question": ""}, "question"),
+        ({"question": "q", "top_k": 0}, "top_k"),
+        ({"question": "q", "top_k": 500}, "top_k"),
+        ({"question": "q", "surprise": 1}, "surprise"),
+        ({"question": "q", "history": [{"role": "system", "content": "x"}]}, "history.0.role"),
+        ({"question": "q", "llm": {"temperature": 9}}, "llm.temperature"),
+        ({"question": "x" * 5000}, "question"),
+    ],
+)
+def test_bad_input_is_422_naming_the_field(client, payload, field):
+    assert_error(client.post("/ask", json=payload), 422, "invalid_request", field)
+
+
+def test_malformed_json_is_422(client):
+    response = client.post(
+        "/ask", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert_error(response, 422, "invalid_request", response.json()["error"]["field"])
+
+
+def test_unknown_index_is_404(client):
+    error = assert_error(
+        client.post("/ask", json={"question": "q", "index": "nope"}),
+        404,
+        "index_not_found",
+        "index",
+    )
+    assert "sourced ingest" in error["message"]
+
+
+def test_oversized_body_is_413(client):
+    big = {"question": "q", "history": [{"role": "user", "content": "x" * 19_000}] * 20}
+    assert_error(client.post("/ask", json=big), 413, "payload_too_large")
+
+
+def test_unknown_routes_and_methods_use_the_same_shape(client):
+    assert_error(client.get("/nothing-here"), 404, "not_found")
+    assert_error(client.get("/ask"), 405, "method_not_allowed")
+
+
+def test_health_readiness_and_indexes(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz").json()
+    assert ready["ready"] is True and ready["indexes"] == ["default"]
+    (index,) = client.get("/indexes").json()
+    assert index["name"] == "default" and index["documents"] == 6 and index["chunks"] > 20
+
+
+@pytest.mark.parametrize(
+    "backend, status, code", [("failing", 502, "llm_error"), ("slow", 504, "llm_timeout")]
+)
+def test_llm_failures_map_to_502_and_504(workspace, backend, status, code):
+    settings, _ = workspace
+    with TestClient(create_app(settings.model_copy(update={"llm_backend": backend}))) as client:
+        error = assert_error(client.post("/ask", json={"question": "q"}), status, code)
+        assert "openai server" in error["message"]
+
+
+def test_a_new_index_version_is_picked_up_without_restart(workspace, client):
+    settings, docs = workspace
+    before = client.post("/ask", json={"question": "What is the zorblax threshold?"}).json()
+    (docs / "zorblax.md").write_text("# Zorblax\n\nThe zorblax threshold is 42 kilonewtons.\n")
+    try:
+        time.sleep(0.01)
+        run_ingest([docs], "default", settings)
+        after = client.post("/ask", json={"question": "What is the zorblax threshold?"}).json()
+    finally:
+        (docs / "zorblax.md").unlink()
+        run_ingest([docs], "default", settings)
+    assert after["index_version"] != before["index_version"]
+    assert after["sources"][0]["document"] == "zorblax.md"
