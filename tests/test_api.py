@@ -170,3 +170,8 @@ def test_a_new_index_version_is_picked_up_without_restart(workspace, client):
         run_ingest([docs], "default", settings)
     assert after["index_version"] != before["index_version"]
     assert after["sources"][0]["document"] == "zorblax.md"
+
+
+def test_max_tokens_that_leave_no_room_for_sources_are_422(client):
+    response = client.post("/ask", json={"question": "q", "llm": {"max_tokens": 2000}})
+    assert_error(response, 422, "invalid_request", "llm.max_tokens")

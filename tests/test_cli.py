@@ -99,3 +99,16 @@ def test_invalid_settings_name_the_variable(tmp_path):
     result = run("indexes", index_dir=tmp_path, env={"SOURCED_CHUNK_OVERLAP": "150"})
     assert result.returncode == 2
     assert result.stderr.startswith("error: invalid settings: chunk_overlap (150) must be less")
+
+
+def test_ask_prints_the_answer_and_numbered_sources(docs, tmp_path):
+    indexes = tmp_path / "i"
+    assert run("ingest", str(docs), "--quiet", index_dir=indexes).returncode == 0
+    env = {"SOURCED_LLM_BACKEND": "fake"}
+    result = run("ask", "How do I install Sourced?", index_dir=indexes, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "[1]" in result.stdout and "*[1] user-guide.pdf · p. 2" in result.stdout
+    as_json = run("ask", "How do I install Sourced?", "--json", index_dir=indexes, env=env)
+    assert json.loads(as_json.stdout)["sources"][0]["page"] == 2
+    missing = run("ask", "q", "--index", "nope", index_dir=indexes, env=env)
+    assert missing.returncode == 2 and "no index named 'nope'" in missing.stderr

@@ -44,18 +44,25 @@ class AnswerPipeline:
         if top_k > settings.max_top_k:
             raise InvalidRequest(f"top_k may be at most {settings.max_top_k}", "top_k")
         name = request.index or settings.default_index
+        params = self._params(request)
+        room = settings.llm_context_tokens - params.max_tokens
+        if room < 256:
+            raise InvalidRequest(
+                f"llm.max_tokens leaves no room for sources in the "
+                f"{settings.llm_context_tokens}-token context",
+                "llm.max_tokens",
+            )
 
         started = time.perf_counter()
         index = self.library.get(name)
         hits = self.retriever.retrieve(index, request.question, top_k)
         retrieved = time.perf_counter()
 
-        params = self._params(request)
         prompt = build_prompt(
             request.question,
             hits,
             [turn.model_dump() for turn in request.history],
-            settings.llm_context_tokens - params.max_tokens,
+            room,
             self.llm.count_tokens,
             settings.system_prompt,
         )

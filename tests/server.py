@@ -1,0 +1,58 @@
+"""Start the real server (`sourced serve`) as a subprocess and wait until it is ready."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from .conftest import ROOT
+
+SOURCED = Path(sys.executable).parent / "sourced"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(env: dict[str, str], timeout_s: float = 300):
+    port = free_port()
+    log = Path(env["SOURCED_INDEX_DIR"]).parent / f"server-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [str(SOURCED), "serve", "--port", str(port)],
+            cwd=ROOT,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server not up in {timeout_s} s: {log.read_text()[-2000:]}")
+                time.sleep(0.25)
+            yield url, log
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()

@@ -1,0 +1,49 @@
+"""End to end: the real server process, the real index built from data/, the real local model."""
+
+import shutil
+
+import httpx
+import pytest
+
+from app.settings import Settings
+from ingest.sync import run_ingest
+
+from .conftest import SAMPLE
+from .server import running_server
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    docs = root / "docs"
+    shutil.copytree(SAMPLE, docs)
+    index_dir = root / "indexes"
+    run_ingest([docs], "default", Settings(index_dir=index_dir, _env_file=None))
+    env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "local"}
+    with running_server(env) as (url, log):
+        yield url, log
+
+
+def test_ask_the_real_local_model(local_server):
+    url, log = local_server
+    ready = httpx.get(f"{url}/readyz").json()
+    assert ready["ready"] and ready["llm"] == "local:SmolLM2-135M-Instruct"
+    response = httpx.post(
+        f"{url}/ask",
+        json={"question": "How do I install Sourced?"},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["answer"].strip() and body["model"] == "SmolLM2-135M-Instruct"
+    assert body["usage"]["completion_tokens"] > 0 and body["timings_ms"]["generate"] > 0
+    places = [(s["document"], s["page"]) for s in body["sources"]]
+    assert places[0] == ("user-guide.pdf", 2), places
+    assert "loaded embedding model" in log.read_text()
+
+
+def test_real_server_errors_have_the_one_shape(local_server):
+    url, _ = local_server
+    response = httpx.post(f"{url}/ask", json={"question": "q", "index": "missing"})
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "index_not_found"
