@@ -36,13 +36,20 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
     import uvicorn
 
+    from app.errors import AppError
     from app.main import create_app
+    from app.services import build_services
     from app.settings import get_settings
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:  # load before serving, so a bad model or backend is one clear line, not a traceback
+        services = build_services(settings)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, services=services),
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level="info",
@@ -56,8 +63,8 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
     from app.services import build_services
     from app.settings import get_settings
 
-    services = build_services(get_settings())
     try:
+        services = build_services(get_settings())
         response = services.pipeline.answer(
             AskRequest(question=args.question, index=args.index, top_k=args.top_k)
         )

@@ -9,16 +9,19 @@ from fastapi import FastAPI
 from app.api import ask, health, indexes
 from app.errors import error_body, install_error_handlers
 from app.llm import LLM
-from app.services import build_services
+from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, llm: LLM | None = None, services: Services | None = None
+) -> FastAPI:
+    """The app; startup loads models and indexes, unless `services` were already built."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = build_services(settings, llm)
+        app.state.services = services or build_services(settings, llm)
         yield
 
     app = FastAPI(

@@ -112,3 +112,10 @@ def test_ask_prints_the_answer_and_numbered_sources(docs, tmp_path):
     assert json.loads(as_json.stdout)["sources"][0]["page"] == 2
     missing = run("ask", "q", "--index", "nope", index_dir=indexes, env=env)
     assert missing.returncode == 2 and "no index named 'nope'" in missing.stderr
+
+
+def test_serve_with_a_bad_backend_is_one_clear_line(tmp_path):
+    result = run("serve", index_dir=tmp_path, env={"SOURCED_LLM_BACKEND": "nope"})
+    assert result.returncode == 2
+    assert "error: unknown SOURCED_LLM_BACKEND 'nope'" in result.stderr
+    assert "Traceback" not in result.stderr
