@@ -80,14 +80,19 @@ def index_dir(tmp_path_factory, model):
     return root / "indexes"
 
 
-def test_ask_through_the_openai_backend(llama_server, index_dir):
+def openai_settings(base_url: str, index_dir, **update) -> Settings:
     settings = Settings(
         index_dir=index_dir,
         llm_backend="openai",
-        llm_base_url=llama_server,
+        llm_base_url=base_url,
         llm_model="smollm2",
         _env_file=None,
     )
+    return settings.model_copy(update=update)
+
+
+def test_ask_through_the_openai_backend(llama_server, index_dir):
+    settings = openai_settings(llama_server, index_dir)
     with TestClient(create_app(settings)) as client:
         response = client.post(
             "/ask", json={"question": "How do I install Sourced?", "llm": {"max_tokens": 40}}
@@ -110,13 +115,7 @@ def test_ask_through_the_openai_backend(llama_server, index_dir):
     ],
 )
 def test_unreachable_or_slow_servers_are_502_and_504(llama_server, index_dir, update, status, code):
-    settings = Settings(
-        index_dir=index_dir,
-        llm_backend="openai",
-        llm_base_url=llama_server,
-        llm_model="smollm2",
-        _env_file=None,
-    ).model_copy(update=update)
+    settings = openai_settings(llama_server, index_dir, **update)
     with TestClient(create_app(settings)) as client:
         response = client.post("/ask", json={"question": "How do I install Sourced?"})
     assert response.status_code == status, response.text
