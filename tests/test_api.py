@@ -175,3 +175,15 @@ def test_a_new_index_version_is_picked_up_without_restart(workspace, client):
 def test_max_tokens_that_leave_no_room_for_sources_are_422(client):
     response = client.post("/ask", json={"question": "q", "llm": {"max_tokens": 2000}})
     assert_error(response, 422, "invalid_request", "llm.max_tokens")
+
+
+def test_the_budget_never_exceeds_the_models_own_window(workspace):
+    class TinyWindow(FailingLLM):
+        name = "tiny"
+        context_window = 300
+
+    settings, _ = workspace
+    with TestClient(create_app(settings, llm=TinyWindow())) as client:
+        response = client.post("/ask", json={"question": "q", "llm": {"max_tokens": 100}})
+        error = assert_error(response, 422, "invalid_request", "llm.max_tokens")
+        assert "300-token context" in error["message"]

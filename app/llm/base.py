@@ -31,6 +31,8 @@ class LLM(ABC):
     """A backend implements `complete`; counting tokens may be approximate for remote models."""
 
     name: str = "llm"
+    # Tokens the model can attend to, when known; the prompt budget never exceeds it.
+    context_window: int | None = None
 
     @property
     def model(self) -> str:

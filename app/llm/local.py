@@ -73,6 +73,8 @@ class LocalLLM(LLM):
                 "local model folder (Sourced runs offline)."
             ) from exc
         self._model.eval()
+        window = getattr(self._model.config, "max_position_embeddings", None)
+        self.context_window = int(window) if window else None
 
     def _converted_bundle(self, dtype) -> Path:
         """The bundled GGUF model, converted once and cached as a regular model folder."""

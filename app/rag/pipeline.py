@@ -45,11 +45,11 @@ class AnswerPipeline:
             raise InvalidRequest(f"top_k may be at most {settings.max_top_k}", "top_k")
         name = request.index or settings.default_index
         params = self._params(request)
-        room = settings.llm_context_tokens - params.max_tokens
+        context = min(settings.llm_context_tokens, self.llm.context_window or 1 << 30)
+        room = context - params.max_tokens
         if room < 256:
             raise InvalidRequest(
-                f"llm.max_tokens leaves no room for sources in the "
-                f"{settings.llm_context_tokens}-token context",
+                f"llm.max_tokens leaves no room for sources in the {context}-token context",
                 "llm.max_tokens",
             )
 
