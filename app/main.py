@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import ask, health, indexes
+from app.api import ask, health, indexes, openai
 from app.errors import error_body, install_error_handlers
 from app.llm import LLM
 from app.services import Services, build_services
@@ -35,6 +35,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(indexes.router)
     app.include_router(ask.router)
+    app.include_router(openai.router)
     return app
 
 

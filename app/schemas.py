@@ -29,6 +29,7 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(None, ge=1)
     history: list[Turn] = Field(default_factory=list)
     llm: LLMOptions = Field(default_factory=LLMOptions)
+    stream: bool = False  # answer as Server-Sent Events
 
 
 class SourceOut(BaseModel):

@@ -1,6 +1,7 @@
 """The HTTP API in-process, with the real index and embedder and a deterministic fake LLM
 registered through the real backend mechanism."""
 
+import json
 import shutil
 import time
 
@@ -187,3 +188,39 @@ def test_the_budget_never_exceeds_the_models_own_window(workspace):
         response = client.post("/ask", json={"question": "q", "llm": {"max_tokens": 100}})
         error = assert_error(response, 422, "invalid_request", "llm.max_tokens")
         assert "300-token context" in error["message"]
+
+
+def read_events(response) -> list[tuple[str, dict]]:
+    events = []
+    for block in response.text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append((lines["event"], json.loads(lines["data"])))
+    return events
+
+
+def test_streaming_sends_sources_then_tokens_then_done(client):
+    response = client.post("/ask", json={"question": "How do I install Sourced?", "stream": True})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = read_events(response)
+    names = [name for name, _ in events]
+    assert names[0] == "sources" and names[-1] == "done"
+    assert set(names[1:-1]) == {"token"} and len(names) > 3
+    assert len(events[0][1]["sources"]) == 5
+    text = "".join(data["text"] for name, data in events if name == "token")
+    done = events[-1][1]
+    assert done["answer"] == text.strip() and done["sources"][0]["cited"] is True
+
+
+def test_streaming_errors_before_the_answer_are_plain_4xx(client):
+    response = client.post("/ask", json={"question": "q", "index": "nope", "stream": True})
+    assert_error(response, 404, "index_not_found", "index")
+
+
+def test_streaming_failure_mid_answer_is_an_error_event(workspace):
+    settings, _ = workspace
+    with TestClient(create_app(settings, llm=FailingLLM())) as client:
+        response = client.post("/ask", json={"question": "q", "stream": True})
+    events = read_events(response)
+    assert [name for name, _ in events] == ["sources", "error"]
+    assert events[1][1]["error"]["code"] == "llm_error"

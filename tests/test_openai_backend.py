@@ -120,3 +120,13 @@ def test_unreachable_or_slow_servers_are_502_and_504(llama_server, index_dir, up
         response = client.post("/ask", json={"question": "How do I install Sourced?"})
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
+
+
+def test_the_openai_backend_streams(llama_server):
+    llm = OpenAICompatibleLLM(llama_server, "smollm2", timeout_s=60, retries=0, api_key="")
+    items = list(
+        llm.stream([{"role": "user", "content": "Count to five."}], GenerationParams(max_tokens=16))
+    )
+    *pieces, completion = items
+    assert len(pieces) > 2 and all(isinstance(p, str) for p in pieces)
+    assert completion.text == "".join(pieces).strip() and completion.completion_tokens > 0

@@ -133,3 +133,19 @@ def test_remote_backends_need_a_url_and_a_model():
         OpenAICompatibleLLM("", "m", 5, 0, "")
     with pytest.raises(LLMError, match="SOURCED_LLM_MODEL"):
         OllamaLLM("http://127.0.0.1:1", "", 5, 0, "")
+
+
+def test_ollama_streams_json_lines(scripted):
+    lines = b"".join(
+        json.dumps(item).encode() + b"\n"
+        for item in [
+            {"message": {"content": "Hel"}, "done": False},
+            {"message": {"content": "lo."}, "done": False},
+            {"message": {"content": ""}, "done": True, "prompt_eval_count": 5, "eval_count": 2},
+        ]
+    )
+    server = scripted([(200, {"content-type": "application/x-ndjson"}, lines)])
+    *pieces, completion = OllamaLLM(server.url, "m", 5, 0, "").stream(MESSAGES, PARAMS)
+    assert pieces == ["Hel", "lo."] and completion.text == "Hello."
+    assert (completion.prompt_tokens, completion.completion_tokens) == (5, 2)
+    assert server.requests[0][2]["stream"] is True

@@ -47,3 +47,20 @@ def test_real_server_errors_have_the_one_shape(local_server):
     response = httpx.post(f"{url}/ask", json={"question": "q", "index": "missing"})
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "index_not_found"
+
+
+def test_the_local_model_streams_its_answer(local_server):
+    url, _ = local_server
+    names = []
+    with httpx.stream(
+        "POST",
+        f"{url}/ask",
+        json={"question": "How do I install Sourced?", "stream": True, "llm": {"max_tokens": 24}},
+        timeout=120,
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                names.append(line[7:])
+    assert names[0] == "sources" and names[-1] == "done"
+    assert names.count("token") > 3, "tokens arrive one by one, not as one block"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -47,3 +48,13 @@ class LLM(ABC):
     @abstractmethod
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         """Blocking; the service runs it off the event loop."""
+
+    def stream(
+        self, messages: list[Message], params: GenerationParams
+    ) -> Iterator[str | Completion]:
+        """Text pieces as they are written, then the whole Completion as the last item.
+
+        Backends that cannot stream inherit this: the whole answer as one piece."""
+        completion = self.complete(messages, params)
+        yield completion.text
+        yield completion

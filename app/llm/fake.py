@@ -4,6 +4,7 @@ numbered source and cites it, so every part of the pipeline around the model can
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from app.llm.base import LLM, Completion, GenerationParams, Message
 
@@ -28,3 +29,11 @@ class FakeLLM(LLM):
         words = text.split()[: params.max_tokens]
         text = " ".join(words)
         return Completion(text, self.name, self.count_tokens(prompt), len(words))
+
+    def stream(
+        self, messages: list[Message], params: GenerationParams
+    ) -> Iterator[str | Completion]:
+        completion = self.complete(messages, params)
+        for index, word in enumerate(completion.text.split(" ")):
+            yield word if index == 0 else f" {word}"
+        yield completion

@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import LLMError
@@ -112,8 +113,15 @@ class LocalLLM(LLM):
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        *_, completion = self.stream(messages, params)
+        return completion
+
+    def stream(
+        self, messages: list[Message], params: GenerationParams
+    ) -> Iterator[str | Completion]:
         self.load()
         import torch
+        from transformers import TextIteratorStreamer
 
         inputs = self._tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -126,14 +134,48 @@ class LocalLLM(LLM):
                 options["top_k"] = params.top_k
         if params.stop:
             options.update(stop_strings=params.stop, tokenizer=self._tokenizer)
-        with self._lock, torch.inference_mode():
-            output = self._model.generate(
-                **inputs, pad_token_id=self._tokenizer.eos_token_id, **options
-            )
+        streamer = TextIteratorStreamer(
+            self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        result: dict = {}
+
+        def generate() -> None:
+            try:
+                with self._lock, torch.inference_mode():
+                    result["output"] = self._model.generate(
+                        **inputs,
+                        pad_token_id=self._tokenizer.eos_token_id,
+                        streamer=streamer,
+                        **options,
+                    )
+            except Exception as exc:  # surfaced to the caller below
+                result["error"] = exc
+                streamer.end()
+
+        worker = threading.Thread(target=generate, daemon=True)
+        worker.start()
+        text = ""
+        stopped = False
+        for piece in streamer:  # drain it all, so the generating thread always finishes
+            if stopped or not piece:
+                continue
+            cut = _until_stop(text + piece, params.stop)
+            if cut is not None:
+                stopped = True
+                piece = cut[len(text) :]
+            text += piece
+            if piece:
+                yield piece
+        worker.join()
+        if "error" in result:
+            raise LLMError(f"the local model failed: {result['error']}")
         prompt_tokens = inputs["input_ids"].shape[1]
-        new = output[0][prompt_tokens:]
-        text = self._tokenizer.decode(new, skip_special_tokens=True)
-        for stop in params.stop:
-            text = text.split(stop)[0]
-        finish = "length" if len(new) >= params.max_tokens else "stop"
-        return Completion(text.strip(), self.model, prompt_tokens, len(new), finish)
+        new_tokens = result["output"].shape[1] - prompt_tokens
+        finish = "length" if new_tokens >= params.max_tokens else "stop"
+        yield Completion(text.strip(), self.model, prompt_tokens, new_tokens, finish)
+
+
+def _until_stop(text: str, stops: list[str]) -> str | None:
+    """The text up to the first stop string, or None when none occurs."""
+    cuts = [text.index(stop) for stop in stops if stop in text]
+    return text[: min(cuts)] if cuts else None

@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
 
 from app.errors import InvalidRequest
-from app.llm.base import LLM, GenerationParams
+from app.llm.base import LLM, Completion, GenerationParams
 from app.rag.citations import resolve_citations
 from app.rag.indexes import IndexLibrary
-from app.rag.prompt import build_prompt
+from app.rag.prompt import Prompt, build_prompt
 from app.rag.retriever import Hit, Retriever
 from app.schemas import AskRequest, AskResponse, SourceOut, Timings, Usage
 from app.settings import Settings
@@ -22,6 +25,21 @@ _SILENT = re.compile(
 )
 
 
+StreamEvent = tuple[str, Any]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A checked request with its sources retrieved and its prompt built."""
+
+    index: str
+    version: str
+    params: GenerationParams
+    prompt: Prompt
+    started: float
+    retrieved: float
+
+
 class AnswerPipeline:
     def __init__(self, settings: Settings, library: IndexLibrary, retriever: Retriever, llm: LLM):
         self.settings = settings
@@ -31,6 +49,27 @@ class AnswerPipeline:
         self._slots = threading.BoundedSemaphore(settings.llm_concurrency)
 
     def answer(self, request: AskRequest) -> AskResponse:
+        prepared = self.prepare(request)
+        with self._slots:
+            completion = self.llm.complete(prepared.prompt.messages, prepared.params)
+        return self.finish(prepared, completion)
+
+    def answer_stream(self, request: AskRequest) -> Iterator[StreamEvent]:
+        """("sources", [SourceOut]), then ("token", text)…, then ("done", AskResponse).
+
+        Validation and retrieval errors raise before the first event; errors while the
+        answer is written are raised from the iterator."""
+        prepared = self.prepare(request)
+        yield "sources", [self._source(n, h, False) for n, h in enumerate(prepared.prompt.hits, 1)]
+        with self._slots:
+            for item in self.llm.stream(prepared.prompt.messages, prepared.params):
+                if isinstance(item, Completion):
+                    yield "done", self.finish(prepared, item)
+                else:
+                    yield "token", item
+
+    def prepare(self, request: AskRequest) -> Prepared:
+        """Check the request, retrieve, and build the prompt."""
         settings = self.settings
         if len(request.question) > settings.max_question_chars:
             raise InvalidRequest(
@@ -57,7 +96,6 @@ class AnswerPipeline:
         index = self.library.get(name)
         hits = self.retriever.retrieve(index, request.question, top_k)
         retrieved = time.perf_counter()
-
         prompt = build_prompt(
             request.question,
             hits,
@@ -66,29 +104,31 @@ class AnswerPipeline:
             self.llm.count_tokens,
             settings.system_prompt,
         )
-        with self._slots:
-            completion = self.llm.complete(prompt.messages, params)
-        generated = time.perf_counter()
+        return Prepared(name, index.version, params, prompt, started, retrieved)
 
-        answer, cited = resolve_citations(completion.text, len(prompt.hits))
-        sources = [self._source(n, hit, n in cited) for n, hit in enumerate(prompt.hits, 1)]
-        answerable = bool(prompt.hits) and bool(answer) and not _SILENT.search(answer)
+    def finish(self, prepared: Prepared, completion: Completion) -> AskResponse:
+        """Resolve the citations of a finished answer and assemble the response."""
+        generated = time.perf_counter()
+        hits = prepared.prompt.hits
+        answer, cited = resolve_citations(completion.text, len(hits))
+        sources = [self._source(n, hit, n in cited) for n, hit in enumerate(hits, 1)]
+        answerable = bool(hits) and bool(answer) and not _SILENT.search(answer)
         return AskResponse(
             answer=answer,
             sources=sources,
             answerable=answerable,
             model=completion.model,
-            index=name,
-            index_version=index.version,
-            context_truncated=prompt.truncated,
+            index=prepared.index,
+            index_version=prepared.version,
+            context_truncated=prepared.prompt.truncated,
             usage=Usage(
                 prompt_tokens=completion.prompt_tokens,
                 completion_tokens=completion.completion_tokens,
             ),
             timings_ms=Timings(
-                retrieve=round((retrieved - started) * 1000, 1),
-                generate=round((generated - retrieved) * 1000, 1),
-                total=round((generated - started) * 1000, 1),
+                retrieve=round((prepared.retrieved - prepared.started) * 1000, 1),
+                generate=round((generated - prepared.retrieved) * 1000, 1),
+                total=round((generated - prepared.started) * 1000, 1),
             ),
         )
 
