@@ -32,6 +32,7 @@ $(STAMP): pyproject.toml Makefile
 
 $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,test]'
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $(TEST_STAMP)
 
 run: $(STAMP)

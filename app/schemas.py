@@ -84,3 +84,20 @@ class Readiness(BaseModel):
     llm: str
     embedding_model: str
     indexes: list[str]
+
+
+class ChunkOut(BaseModel):
+    chunk_id: str
+    document: str
+    page: int | None = None
+    locator: str
+    text: str
+
+
+class ChunkContext(BaseModel):
+    """A chunk with its neighbours in the document, in document order."""
+
+    index: str
+    version: str
+    chunks: list[ChunkOut]
+    position: int  # which of `chunks` was asked for

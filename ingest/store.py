@@ -174,6 +174,23 @@ class IndexVersion:
                 found[r[0]] = _chunk(r)
         return [found[row] for row in rows]
 
+    def chunk_in_context(self, chunk_id: str, around: int = 1) -> tuple[list[Chunk], int] | None:
+        """A chunk with up to `around` neighbours each side in its document, and its position
+        in that list; None when no chunk has that id."""
+        found = self._db.execute("SELECT row, document FROM chunks WHERE id = ?", (chunk_id,))
+        hit = found.fetchone()
+        if hit is None:
+            return None
+        row, document = hit
+        rows = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT row FROM chunks WHERE document = ? AND row BETWEEN ? AND ? ORDER BY row",
+                (document, row - around, row + around),
+            )
+        ]
+        return self.chunks(rows), rows.index(row)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector; rows are -1 where fewer than k exist."""
         return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)

@@ -224,3 +224,15 @@ def test_streaming_failure_mid_answer_is_an_error_event(workspace):
     events = read_events(response)
     assert [name for name, _ in events] == ["sources", "error"]
     assert events[1][1]["error"]["code"] == "llm_error"
+
+
+def test_a_cited_chunk_can_be_read_with_its_neighbours(client):
+    body = client.post("/ask", json={"question": "How do I install Sourced?"}).json()
+    chunk_id = body["sources"][0]["chunk_id"]
+    context = client.get(f"/indexes/default/chunks/{chunk_id}", params={"around": 1}).json()
+    asked = context["chunks"][context["position"]]
+    assert asked["chunk_id"] == chunk_id and asked["document"] == body["sources"][0]["document"]
+    assert all(c["document"] == asked["document"] for c in context["chunks"])
+    assert 1 <= len(context["chunks"]) <= 3
+    missing = client.get("/indexes/default/chunks/nope")
+    assert_error(missing, 404, "not_found", "chunk_id")

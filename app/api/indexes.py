@@ -1,8 +1,9 @@
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
-from app.schemas import IndexOut
+from app.errors import NotFound
+from app.schemas import ChunkContext, ChunkOut, IndexOut
 
 router = APIRouter()
 
@@ -22,3 +23,33 @@ async def indexes(services: ServicesDep) -> list[IndexOut]:
         )
         for v in versions
     ]
+
+
+@router.get("/indexes/{name}/chunks/{chunk_id}", response_model=ChunkContext)
+async def chunk(
+    name: str,
+    chunk_id: str,
+    services: ServicesDep,
+    around: int = Query(1, ge=0, le=5, description="neighbours each side"),
+) -> ChunkContext:
+    """A chunk with its neighbouring chunks in the same document, to read a citation in place."""
+    version = await run_in_threadpool(services.library.get, name)
+    found = await run_in_threadpool(version.chunk_in_context, chunk_id, around)
+    if found is None:
+        raise NotFound(f"no chunk '{chunk_id}' in index '{name}' ({version.version})", "chunk_id")
+    chunks, position = found
+    return ChunkContext(
+        index=name,
+        version=version.version,
+        position=position,
+        chunks=[
+            ChunkOut(
+                chunk_id=c.id,
+                document=c.document,
+                page=c.source.page,
+                locator=c.source.locator(),
+                text=c.text,
+            )
+            for c in chunks
+        ],
+    )

@@ -1,5 +1,6 @@
-"""A deterministic LLM for tests and benchmarks: it answers with the first sentence of the first
-numbered source and cites it, so every part of the pipeline around the model can be checked."""
+"""A deterministic LLM for tests and benchmarks: it answers with the first full sentence of the
+first numbered source and cites it, so every part of the pipeline around the model can be
+checked."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections.abc import Iterator
 
 from app.llm.base import LLM, Completion, GenerationParams, Message
 
-_BLOCK = re.compile(r"^\[(\d+)\] .*?\n(.+?)(?:\n|$)", re.MULTILINE)
+_BLOCK = re.compile(r"^\[(\d+)\] \(.*?\)\n(.+?)(?:\n\n|\n<<<|\Z)", re.MULTILINE | re.DOTALL)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class FakeLLM(LLM):
@@ -24,11 +26,9 @@ class FakeLLM(LLM):
         if match is None:
             text = "The documents do not contain the answer."
         else:
-            sentence = match.group(2).split(". ")[0].strip().rstrip(".")
-            text = f"{sentence} [{match.group(1)}]."
+            text = f"{_first_sentence(match.group(2))} [{match.group(1)}]."
         words = text.split()[: params.max_tokens]
-        text = " ".join(words)
-        return Completion(text, self.name, self.count_tokens(prompt), len(words))
+        return Completion(" ".join(words), self.name, self.count_tokens(prompt), len(words))
 
     def stream(
         self, messages: list[Message], params: GenerationParams
@@ -37,3 +37,10 @@ class FakeLLM(LLM):
         for index, word in enumerate(completion.text.split(" ")):
             yield word if index == 0 else f" {word}"
         yield completion
+
+
+def _first_sentence(text: str) -> str:
+    """The first sentence of at least four words (headings and numbers are passed over)."""
+    sentences = _SENTENCE_END.split(" ".join(text.split()))
+    chosen = next((s for s in sentences if len(s.split()) >= 4), sentences[0])
+    return chosen.rstrip(".!?")

@@ -1,0 +1,228 @@
+// Sourced's chat page. Everything from the server or the documents is put on the page as text
+// (textContent, or HTML built only from escaped text): no HTML from answers or documents runs.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { history: [], controller: null, sources: [] };
+
+function escapeHtml(text) {
+  return text.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+
+// A small, safe Markdown: paragraphs, lists, **bold**, *italics*, `code`, and [n] citations.
+// Links are shown as text and images are never fetched.
+function renderMarkdown(text) {
+  const inline = (line) =>
+    escapeHtml(line)
+      .replace(/`([^`]+)`/g, "<code>$1</code>")
+      .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
+      .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, "$1<em>$2</em>")
+      .replace(/\[(\d+(?:\s*[,;]\s*\d+)*)\]/g, (_, nums) =>
+        nums.split(/[,;]/).map((n) => `<button type="button" class="cite" data-n="${Number(n)}">[${Number(n)}]</button>`).join(""));
+  const blocks = text.trim().split(/\n{2,}/);
+  return blocks.map((block) => {
+    const lines = block.split("\n");
+    if (lines.every((l) => /^\s*[-*] /.test(l))) {
+      return "<ul>" + lines.map((l) => `<li>${inline(l.replace(/^\s*[-*] /, ""))}</li>`).join("") + "</ul>";
+    }
+    return `<p>${lines.map(inline).join("<br>")}</p>`;
+  }).join("");
+}
+
+function notice(message) {
+  $("notice").textContent = message || "";
+  $("notice").hidden = !message;
+}
+
+async function loadIndexes() {
+  try {
+    const response = await fetch("/indexes");
+    const indexes = await response.json();
+    const select = $("index");
+    select.replaceChildren();
+    for (const index of indexes) {
+      const option = document.createElement("option");
+      option.value = index.name;
+      option.textContent = `${index.name} (${index.documents} documents)`;
+      select.append(option);
+    }
+    if (!indexes.length) {
+      notice("There is no index yet. Build one with: sourced ingest FOLDER --index default");
+    }
+  } catch {
+    notice("The server cannot be reached.");
+  }
+}
+
+function addTurn(role, text) {
+  const item = document.createElement("li");
+  item.className = `turn ${role}`;
+  item.textContent = text;
+  $("conversation").append(item);
+  item.scrollIntoView({ block: "end" });
+  return item;
+}
+
+function renderSources(sources, cited = new Set()) {
+  state.sources = sources;
+  $("no-sources").hidden = sources.length > 0;
+  const cards = $("cards");
+  cards.replaceChildren();
+  for (const source of sources) {
+    const card = document.createElement("li");
+    card.className = "card" + (cited.has(source.n) ? " cited" : "");
+    card.id = `source-${source.n}`;
+    card.tabIndex = 0;
+    const head = document.createElement("div");
+    head.className = "head";
+    for (const [cls, text] of [["n", `[${source.n}]`], ["doc", source.document], ["score", `score ${source.score.toFixed(2)}`]]) {
+      const span = document.createElement("span");
+      span.className = cls;
+      span.textContent = text;
+      head.append(span);
+    }
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = source.locator;
+    const snippet = document.createElement("div");
+    snippet.className = "snippet";
+    snippet.textContent = source.snippet;
+    card.append(head, where, snippet);
+    card.addEventListener("click", () => openSource(source.n));
+    cards.append(card);
+  }
+}
+
+async function openSource(n) {
+  const source = state.sources.find((s) => s.n === n);
+  if (!source) return;
+  document.querySelectorAll(".card.active").forEach((c) => c.classList.remove("active"));
+  const card = $(`source-${n}`);
+  card.classList.add("active");
+  card.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  const index = $("index").value;
+  const response = await fetch(`/indexes/${encodeURIComponent(index)}/chunks/${encodeURIComponent(source.chunk_id)}?around=1`);
+  const body = await response.json();
+  $("reader").hidden = false;
+  $("reader-title").textContent = `[${n}] ${source.document}${source.locator ? " · " + source.locator : ""}`;
+  const reader = $("reader-body");
+  reader.replaceChildren();
+  if (!response.ok) {
+    reader.textContent = body.error ? body.error.message : "This passage cannot be shown.";
+    return;
+  }
+  body.chunks.forEach((chunk, i) => {
+    const passage = document.createElement("div");
+    passage.className = "passage" + (i === body.position ? " asked" : "");
+    passage.textContent = chunk.text;
+    reader.append(passage);
+  });
+  reader.querySelector(".asked")?.scrollIntoView({ block: "nearest" });
+}
+
+// Server-Sent Events over fetch (EventSource cannot POST).
+async function* readEvents(response) {
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message", data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      yield [name, JSON.parse(data)];
+    }
+  }
+}
+
+function errorMessage(error) {
+  if (error.code === "llm_error" || error.code === "llm_timeout") {
+    return `The language model is unavailable: ${error.message}`;
+  }
+  return error.message;
+}
+
+async function ask(question) {
+  notice("");
+  addTurn("user", question);
+  const answer = addTurn("assistant", "");
+  answer.classList.add("streaming");
+  const controller = new AbortController();
+  state.controller = controller;
+  $("send").disabled = true;
+  $("stop").hidden = false;
+  let text = "";
+  try {
+    const response = await fetch("/ask", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ question, index: $("index").value || undefined, history: state.history, stream: true }),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      const body = await response.json();
+      throw Object.assign(new Error(), { detail: body.error });
+    }
+    for await (const [name, data] of readEvents(response)) {
+      if (name === "sources") renderSources(data.sources);
+      else if (name === "token") {
+        text += data.text;
+        answer.innerHTML = renderMarkdown(text);
+      } else if (name === "error") throw Object.assign(new Error(), { detail: data.error });
+      else if (name === "done") {
+        text = data.answer;
+        answer.innerHTML = renderMarkdown(text || "(no answer)");
+        renderSources(data.sources, new Set(data.sources.filter((s) => s.cited).map((s) => s.n)));
+        const meta = document.createElement("div");
+        meta.className = "meta";
+        meta.textContent = `${data.model} · ${Math.round(data.timings_ms.total)} ms`;
+        answer.append(meta);
+        if (!data.answerable) notice("The documents do not seem to contain the answer.");
+      }
+    }
+    state.history.push({ role: "user", content: question }, { role: "assistant", content: text });
+  } catch (error) {
+    if (error.name === "AbortError") {
+      answer.innerHTML = renderMarkdown(text + " …");
+      answer.append(Object.assign(document.createElement("div"), { className: "meta", textContent: "stopped" }));
+    } else {
+      answer.classList.add("error");
+      answer.textContent = error.detail ? errorMessage(error.detail) : "The server cannot be reached.";
+    }
+  } finally {
+    answer.classList.remove("streaming");
+    state.controller = null;
+    $("send").disabled = false;
+    $("stop").hidden = true;
+  }
+}
+
+$("ask").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question || state.controller) return;
+  $("question").value = "";
+  ask(question);
+});
+$("question").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey) {
+    event.preventDefault();
+    $("ask").requestSubmit();
+  }
+});
+$("stop").addEventListener("click", () => state.controller?.abort());
+$("conversation").addEventListener("click", (event) => {
+  const cite = event.target.closest(".cite");
+  if (cite) openSource(Number(cite.dataset.n));
+});
+$("reader-close").addEventListener("click", () => { $("reader").hidden = true; });
+$("index").addEventListener("change", () => { state.history = []; });
+loadIndexes();

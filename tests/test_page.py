@@ -1,0 +1,135 @@
+"""The chat page in a real browser: Debian's chromium driven by Playwright, against the real
+server (with the deterministic fake LLM, so what the page must show is known)."""
+
+import os
+import shutil
+
+import pytest
+
+from app.settings import Settings
+from ingest.sync import run_ingest
+
+from .conftest import ROOT, SAMPLE
+from .server import running_server
+
+playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
+
+HOSTILE = """# Release checklist
+
+The release manager signs off <script>window.__pwned = 1</script> every release.
+
+<img src="http://127.0.0.1:9/x.png" onerror="window.__pwned = 2"> Images are not fetched.
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("page")
+    docs = root / "docs"
+    shutil.copytree(SAMPLE, docs)
+    (docs / "hostile.md").write_text(HOSTILE)
+    index_dir = root / "indexes"
+    run_ingest([docs], "default", Settings(index_dir=index_dir, _env_file=None))
+    env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "fake"}
+    with running_server(env) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    # launch() starts the browser with a fresh, empty profile of its own each time.
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(server)
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def ask(page, question: str) -> dict:
+    """Ask through the page; returns the JSON the page posted to /ask."""
+    answered = page.locator(".turn.assistant .meta").count()
+    page.fill("#question", question)
+    with page.expect_request("**/ask") as request:
+        page.press("#question", "Enter")
+    page.locator(".turn.assistant .meta").nth(answered).wait_for(timeout=30_000)
+    return request.value.post_data_json
+
+
+def test_ask_see_answer_and_sources_then_open_a_citation(page, tmp_path):
+    page.wait_for_selector("#index option", state="attached")
+    assert "default" in page.inner_text("#index")
+    ask(page, "How do I install Sourced?")
+    answer = page.locator(".turn.assistant").last
+    assert answer.locator(".cite").count() >= 1
+    cards = page.locator(".card")
+    assert cards.count() == 5
+    assert "user-guide.pdf" in cards.first.inner_text()
+    assert "cited" in (cards.first.get_attribute("class") or "")
+    answer.locator(".cite").first.click()
+    page.wait_for_selector("#reader:not([hidden]) .passage.asked")
+    assert "Installing Sourced" in page.inner_text("#reader .passage.asked")
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(path=str(tmp_path / "page.png"))
+    if os.environ.get("SOURCED_UPDATE_SCREENSHOT"):  # refreshes the README's picture
+        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+
+
+def test_follow_up_sends_history_and_shift_enter_makes_a_new_line(page):
+    page.wait_for_selector("#index option", state="attached")
+    page.fill("#question", "first line")
+    page.press("#question", "Shift+Enter")
+    page.type("#question", "second line")
+    assert page.input_value("#question") == "first line\nsecond line"
+    page.fill("#question", "")
+    first = ask(page, "How do I install Sourced?")
+    second = ask(page, "And which Python version?")
+    assert first["history"] == [] and first["stream"] is True
+    assert [turn["role"] for turn in second["history"]] == ["user", "assistant"]
+    assert second["history"][0]["content"] == "How do I install Sourced?"
+    assert page.locator(".turn.user").count() == 2
+    assert page.locator(".turn.assistant .meta").count() == 2
+
+
+def test_html_in_documents_is_shown_as_text_and_never_run(page):
+    page.wait_for_selector("#index option", state="attached")
+    ask(page, "Who signs off the release checklist?")
+    assert page.evaluate("window.__pwned") is None
+    cards = page.inner_text("#cards")
+    assert "<script>window.__pwned = 1</script>" in cards or "onerror" in cards
+    assert page.locator("#cards img, .turn img, #cards script, .turn script").count() == 0
+
+
+def test_phone_width_layout(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_selector("#index option", state="attached")
+    ask(page, "How do I install Sourced?")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "nothing overflows sideways on a phone"
+    page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
+    context.close()
