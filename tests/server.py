@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,9 +13,24 @@ from pathlib import Path
 
 import httpx
 
-from .conftest import ROOT
+from app.settings import Settings
+from ingest.sync import run_ingest
+
+from .conftest import ROOT, SAMPLE
 
 SOURCED = Path(sys.executable).parent / "sourced"
+
+
+def sample_index(root: Path, name: str = "default", extra: dict[str, str] | None = None) -> Path:
+    """Copy the sample documents (plus `extra` files: name → text) under `root`, ingest them
+    into the index `name`, and return the index folder."""
+    docs = root / "docs"
+    shutil.copytree(SAMPLE, docs)
+    for file_name, text in (extra or {}).items():
+        (docs / file_name).write_text(text)
+    index_dir = root / "indexes"
+    run_ingest([docs], name, Settings(index_dir=index_dir, _env_file=None))
+    return index_dir
 
 
 def free_port() -> int:

@@ -1,26 +1,16 @@
 """Sourced's OpenAI-compatible API, used through the official `openai` client against the real
 server process (with the deterministic fake LLM, so answers are known)."""
 
-import shutil
-
 import httpx
 import openai
 import pytest
 
-from app.settings import Settings
-from ingest.sync import run_ingest
-
-from .conftest import SAMPLE
-from .server import running_server
+from .server import running_server, sample_index
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("oai")
-    docs = root / "docs"
-    shutil.copytree(SAMPLE, docs)
-    index_dir = root / "indexes"
-    run_ingest([docs], "guide", Settings(index_dir=index_dir, _env_file=None))
+    index_dir = sample_index(tmp_path_factory.mktemp("oai"), "guide")
     env = {
         "SOURCED_INDEX_DIR": str(index_dir),
         "SOURCED_LLM_BACKEND": "fake",

@@ -6,11 +6,8 @@ import shutil
 
 import pytest
 
-from app.settings import Settings
-from ingest.sync import run_ingest
-
-from .conftest import ROOT, SAMPLE
-from .server import running_server
+from .conftest import ROOT
+from .server import running_server, sample_index
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
 CHROMIUM = shutil.which("chromium")
@@ -26,12 +23,7 @@ The release manager signs off <script>window.__pwned = 1</script> every release.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("page")
-    docs = root / "docs"
-    shutil.copytree(SAMPLE, docs)
-    (docs / "hostile.md").write_text(HOSTILE)
-    index_dir = root / "indexes"
-    run_ingest([docs], "default", Settings(index_dir=index_dir, _env_file=None))
+    index_dir = sample_index(tmp_path_factory.mktemp("page"), extra={"hostile.md": HOSTILE})
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "fake"}
     with running_server(env) as (url, _):
         yield url

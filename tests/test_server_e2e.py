@@ -1,24 +1,14 @@
 """End to end: the real server process, the real index built from data/, the real local model."""
 
-import shutil
-
 import httpx
 import pytest
 
-from app.settings import Settings
-from ingest.sync import run_ingest
-
-from .conftest import SAMPLE
-from .server import running_server
+from .server import running_server, sample_index
 
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    docs = root / "docs"
-    shutil.copytree(SAMPLE, docs)
-    index_dir = root / "indexes"
-    run_ingest([docs], "default", Settings(index_dir=index_dir, _env_file=None))
+    index_dir = sample_index(tmp_path_factory.mktemp("e2e"))
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "local"}
     with running_server(env) as (url, log):
         yield url, log
