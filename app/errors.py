@@ -14,7 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, UsageError
+from ingest.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    UsageError,
+)
 
 log = logging.getLogger("sourced")
 
@@ -89,6 +95,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IndexCorruptError)
     async def _unusable(_: Request, exc: Exception):
         return error_response(409, "index_unusable", str(exc), "index")
+
+    @app.exception_handler(IndexLockedError)
+    async def _busy(_: Request, exc: IndexLockedError):
+        return error_response(409, "index_busy", str(exc), "index")
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.api import ask, health, indexes, openai
+from app.api import ask, health, indexes, openai, uploads
 from app.errors import error_body, install_error_handlers
 from app.llm import LLM
 from app.services import Services, build_services
@@ -34,11 +34,17 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_kb * 1024)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_kb * 1024,
+        # a whole multipart request: a few files at the per-file limit, plus their headers
+        upload_bytes=int(settings.max_upload_mb * 1024 * 1024 * 10) + 65536,
+    )
     app.include_router(health.router)
     app.include_router(indexes.router)
     app.include_router(ask.router)
     app.include_router(openai.router)
+    app.include_router(uploads.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -78,38 +84,45 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse request bodies over the limit with 413, before reading them whole."""
+    """Refuse request bodies over the limit with 413, before reading them whole.
 
-    def __init__(self, app, max_bytes: int):
+    Uploads (multipart) have their own, larger limit per file, checked by the upload route."""
+
+    def __init__(self, app, max_bytes: int, upload_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await self._too_large(send)
+        headers = dict(scope.get("headers") or [])
+        limit = self.max_bytes
+        if headers.get(b"content-type", b"").startswith(b"multipart/form-data"):
+            limit = self.upload_bytes
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return await self._too_large(send, limit)
         seen = 0
 
         async def limited_receive():
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_bytes:
+            if seen > limit:
                 raise _TooLarge
             return message
 
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._too_large(send)
+            await self._too_large(send, limit)
 
-    async def _too_large(self, send) -> None:
+    async def _too_large(self, send, limit: int) -> None:
         import json
 
         body = json.dumps(
-            error_body(413, "payload_too_large", f"request body over {self.max_bytes} bytes")
+            error_body(413, "payload_too_large", f"request body over {limit} bytes")
         ).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": 413, "headers": headers})

@@ -27,19 +27,26 @@ class FoundFile:
         return self.path.suffix.lower()
 
 
-def scan(paths: list[Path], exclude: Path | None = None) -> list[FoundFile]:
-    """The files under `paths`, sorted by name; nothing inside `exclude` (the index folder)."""
-    if not paths:
-        raise UsageError("give at least one folder or file to ingest")
-    roots = []
+def scan(
+    paths: list[Path], exclude: Path | None = None, uploads: Path | None = None
+) -> list[FoundFile]:
+    """The files under `paths`, sorted by name; nothing inside `exclude` (the index folder).
+
+    `uploads`, the index's own folder of uploaded files, is scanned too when it exists; its
+    files are named `uploads/…`."""
+    roots: list[tuple[Path, str]] = []
     for path in paths:
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
-        roots.append(path.resolve())
-    prefixed = len(roots) > 1
+        roots.append((path.resolve(), ""))
+    if len(roots) > 1:
+        roots = [(root, f"{root.name}/") for root, _ in roots]
+    if uploads is not None and uploads.is_dir():
+        roots.append((uploads.resolve(), "uploads/"))
+    if not roots:
+        raise UsageError("give at least one folder or file to ingest")
     found: dict[str, FoundFile] = {}
-    for root in roots:
-        prefix = f"{root.name}/" if prefixed else ""
+    for root, prefix in roots:
         for file in _walk(root, exclude.resolve() if exclude else None):
             name = prefix + (file.name if root.is_file() else file.relative_to(root).as_posix())
             if name in found:

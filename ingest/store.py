@@ -3,6 +3,7 @@
     indexes/<name>/
       CURRENT            the current version's directory name, swapped atomically
       .lock              held by the one process writing this index
+      uploads/           files uploaded through the service, ingested as `uploads/…`
       v000007/           one immutable version:
         meta.json          format, embedding model and dimension, chunking, counts, build time
         index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i
@@ -71,6 +72,11 @@ def index_path(root: Path, name: str) -> Path:
             f"invalid index name '{name}': use letters, digits, '.', '_' or '-' (at most 64)"
         )
     return root / name
+
+
+def uploads_path(root: Path, name: str) -> Path:
+    """The folder that holds files uploaded to an index; ingest always includes it."""
+    return index_path(root, name) / "uploads"
 
 
 @contextmanager

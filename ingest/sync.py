@@ -23,7 +23,14 @@ from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
 from ingest.scan import FoundFile, scan
 from ingest.settings import IngestSettings
-from ingest.store import IndexSpec, IndexVersion, open_current, write_lock, write_version
+from ingest.store import (
+    IndexSpec,
+    IndexVersion,
+    open_current,
+    uploads_path,
+    write_lock,
+    write_version,
+)
 from ingest.units import Chunk
 from ingest.worker import ParseWorker
 
@@ -51,15 +58,18 @@ def run_ingest(
     *,
     rebuild: bool = False,
     dry_run: bool = False,
+    prune: bool = True,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
-    """Ingest `paths` into the index `index`; the index then mirrors exactly these paths."""
+    """Ingest `paths` into the index `index`; the index then mirrors exactly these paths (and
+    the index's own `uploads/` folder). With `prune=False` nothing is removed: documents
+    that are not under `paths` stay as they are (how uploads are added)."""
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
     report = IngestReport(index=index, dry_run=dry_run)
     root = settings.index_dir
-    files = scan(paths, exclude=root)
+    files = scan(paths, exclude=root, uploads=uploads_path(root, index))
     spec = index_spec(settings)
     with write_lock(root, index):
         previous = None if rebuild else open_current(root, index)
@@ -67,6 +77,10 @@ def run_ingest(
             previous.check_spec(spec)
         old = previous.manifest() if previous else Manifest()
         kept, jobs = _plan(files, old, settings, report, progress)
+        if not prune:
+            for name in report.removed:
+                kept[name] = old.files[name]
+            report.removed = []
         if dry_run:
             report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
             report.chunks = previous.chunk_count if previous else 0

@@ -236,3 +236,51 @@ def test_a_cited_chunk_can_be_read_with_its_neighbours(client):
     assert 1 <= len(context["chunks"]) <= 3
     missing = client.get("/indexes/default/chunks/nope")
     assert_error(missing, 404, "not_found", "chunk_id")
+
+
+def test_upload_adds_documents_and_they_can_be_asked(workspace, client):
+    settings, docs = workspace
+    files = [
+        ("files", ("../../etc/Quux notes.md", b"# Quux\n\nThe quux valve opens at 7 bar.\n")),
+        ("files", ("picture.png", b"\x89PNG")),
+        ("files", ("empty.txt", b"")),
+    ]
+    response = client.post("/indexes/default/documents", files=files)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    results = {r["name"]: r for r in body["files"]}
+    assert results["../../etc/Quux notes.md"]["status"] == "added"
+    assert results["../../etc/Quux notes.md"]["document"] == "uploads/Quux notes.md"
+    assert results["picture.png"]["status"] == "rejected"
+    assert "unsupported type" in results["picture.png"]["reason"]
+    assert results["empty.txt"]["status"] == "skipped"
+    stored = settings.index_dir / "default" / "uploads"
+    assert sorted(p.name for p in stored.iterdir()) == ["Quux notes.md", "empty.txt"]
+
+    answer = client.post("/ask", json={"question": "At what pressure does the quux valve open?"})
+    assert answer.json()["sources"][0]["document"] == "uploads/Quux notes.md"
+    # A later ingest of the folder keeps the uploaded documents.
+    report = run_ingest([docs], "default", settings)
+    assert "uploads/Quux notes.md" in report.unchanged and not report.removed
+    for path in stored.iterdir():
+        path.unlink()
+    run_ingest([docs], "default", settings)
+
+
+def test_oversized_uploads_are_rejected_per_file(workspace):
+    settings, _ = workspace
+    small = settings.model_copy(update={"max_upload_mb": 0.001})
+    with TestClient(create_app(small)) as client:
+        response = client.post(
+            "/indexes/default/documents", files=[("files", ("big.txt", b"x" * 5000))]
+        )
+    (result,) = response.json()["files"]
+    assert result["status"] == "rejected" and "upload limit" in result["reason"]
+
+
+def test_upload_needs_files_and_a_valid_index_name(client):
+    assert client.post("/indexes/default/documents").status_code == 422
+    response = client.post("/indexes/..bad/documents", files=[("files", ("a.md", b"# A\n"))])
+    assert (
+        response.status_code == 400 and "invalid index name" in response.json()["error"]["message"]
+    )

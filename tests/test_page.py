@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 from .conftest import ROOT
-from .server import running_server, sample_index
+from .server import free_port, running_server, sample_index
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
 CHROMIUM = shutil.which("chromium")
@@ -125,3 +125,39 @@ def test_phone_width_layout(browser, server, tmp_path):
     assert width <= 390, "nothing overflows sideways on a phone"
     page.screenshot(path=str(tmp_path / "phone.png"), full_page=True)
     context.close()
+
+
+def test_upload_a_file_then_ask_about_it(page, tmp_path):
+    page.wait_for_selector("#index option", state="attached")
+    note = tmp_path / "flux-capacitor.md"
+    note.write_text("# Flux capacitor\n\nThe flux capacitor needs 1.21 gigawatts to operate.\n")
+    bad = tmp_path / "photo.png"
+    bad.write_bytes(b"\x89PNG")
+    page.set_input_files("#files", [str(note), str(bad)])
+    page.wait_for_selector("#uploads li.ok", timeout=60_000)
+    results = page.inner_text("#uploads")
+    assert "flux-capacitor.md: added" in results and "photo.png: rejected" in results
+    ask(page, "How much power does the flux capacitor need?")
+    assert "uploads/flux-capacitor.md" in page.locator(".card").first.inner_text()
+
+
+def test_an_unreachable_llm_is_a_clear_message(browser, tmp_path):
+    index_dir = sample_index(tmp_path)
+    env = {
+        "SOURCED_INDEX_DIR": str(index_dir),
+        "SOURCED_LLM_BACKEND": "openai",
+        "SOURCED_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",
+        "SOURCED_LLM_MODEL": "absent",
+        "SOURCED_LLM_RETRIES": "0",
+    }
+    with running_server(env) as (url, _):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#index option", state="attached")
+        page.fill("#question", "How do I install Sourced?")
+        page.press("#question", "Enter")
+        error = page.wait_for_selector(".turn.assistant.error", timeout=30_000)
+        assert error.inner_text().startswith("The language model is unavailable")
+        assert page.locator(".card").count() == 5, "the sources still show"
+        context.close()

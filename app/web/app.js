@@ -47,7 +47,9 @@ async function loadIndexes() {
       select.append(option);
     }
     if (!indexes.length) {
-      notice("There is no index yet. Build one with: sourced ingest FOLDER --index default");
+      notice("There is no index yet. Build one with: sourced ingest FOLDER --index default, or drop files below.");
+    } else if ($("notice").textContent.startsWith("There is no index yet")) {
+      notice("");
     }
   } catch {
     notice("The server cannot be reached.");
@@ -225,4 +227,41 @@ $("conversation").addEventListener("click", (event) => {
 });
 $("reader-close").addEventListener("click", () => { $("reader").hidden = true; });
 $("index").addEventListener("change", () => { state.history = []; });
+async function upload(files) {
+  if (!files.length) return;
+  const index = $("index").value || "default";
+  const form = new FormData();
+  for (const file of files) form.append("files", file, file.name);
+  const list = $("uploads");
+  list.replaceChildren(Object.assign(document.createElement("li"), { textContent: `Adding ${files.length} file(s) to ${index}…` }));
+  try {
+    const response = await fetch(`/indexes/${encodeURIComponent(index)}/documents`, { method: "POST", body: form });
+    const body = await response.json();
+    list.replaceChildren();
+    if (!response.ok) throw Object.assign(new Error(), { detail: body.error });
+    for (const result of body.files) {
+      const item = document.createElement("li");
+      const ok = ["added", "updated", "unchanged"].includes(result.status);
+      item.className = ok ? "ok" : "bad";
+      item.textContent = `${result.name}: ${result.status}${result.reason ? " (" + result.reason + ")" : ""}`;
+      list.append(item);
+    }
+    await loadIndexes();
+    $("index").value = index;
+  } catch (error) {
+    list.replaceChildren(Object.assign(document.createElement("li"), {
+      className: "bad", textContent: error.detail ? error.detail.message : "The upload failed.",
+    }));
+  }
+}
+
+$("files").addEventListener("change", (event) => upload([...event.target.files]));
+const drop = $("drop");
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  upload([...event.dataTransfer.files]);
+});
 loadIndexes();
