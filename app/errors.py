@@ -45,10 +45,6 @@ class NotFound(AppError):
     status, code = 404, "not_found"
 
 
-class PayloadTooLarge(AppError):
-    status, code = 413, "payload_too_large"
-
-
 class IndexUnusable(AppError):
     status, code = 409, "index_unusable"
 
@@ -61,10 +57,6 @@ class LLMError(AppError):
 
 class LLMTimeout(AppError):
     status, code = 504, "llm_timeout"
-
-
-class Busy(AppError):
-    status, code = 503, "busy"
 
 
 def error_body(status: int, code: str, message: str, field: str | None = None) -> dict:

@@ -22,7 +22,8 @@ from app.errors import AppError, InvalidRequest, NotFound, error_body
 from app.rag.pipeline import StreamEvent
 from app.schemas import AskRequest, AskResponse, LLMOptions, SourceOut, Turn
 from app.settings import Settings
-from ingest.store import list_indexes
+from ingest.errors import UsageError
+from ingest.store import current_version_name, list_indexes
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -125,7 +126,11 @@ def _ask_request(request: ChatRequest, settings: Settings) -> AskRequest:
     turns = [m for m in request.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise InvalidRequest("the last message must come from the user", "messages")
-    if request.model not in {v.name for v in list_indexes(settings.index_dir)}:
+    try:
+        exists = current_version_name(settings.index_dir, request.model) is not None
+    except UsageError:  # not even a valid index name
+        exists = False
+    if not exists:
         raise NotFound(f"no index named '{request.model}': GET /v1/models lists them", "model")
     history = [Turn(role=m.role, content=m.text()) for m in turns[:-1]]
     stop = [request.stop] if isinstance(request.stop, str) else request.stop
