@@ -9,6 +9,7 @@
         index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i
         chunks.sqlite      chunk i's id, document, text, offsets and provenance
         manifest.json      every ingested file: size, mtime, sha256, parser version, chunk ids
+        bm25/              the BM25 term index over the chunk texts (numpy arrays and JSON)
 
 A build writes a new version into a temporary directory, renames it into place and then points
 CURRENT at it. A crash or kill at any moment leaves the previous version current and loadable.
@@ -41,6 +42,7 @@ from ingest.errors import (
     IndexNotFoundError,
     UsageError,
 )
+from ingest.lexical import LEXICAL_VERSION, LexicalIndex
 from ingest.manifest import Manifest
 from ingest.units import Chunk, Source
 
@@ -149,12 +151,23 @@ class IndexVersion:
         uri = (self.path / "chunks.sqlite").resolve().as_uri() + "?mode=ro&immutable=1"
         return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
-    def load(self) -> IndexVersion:
-        """Read the vectors and open the chunk table now, rather than on the first search.
+    @cached_property
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index. Versions written before it existed, or with another tokenizer, get
+        one built in memory from their chunks, once, when they are opened."""
+        stored = self.meta.get("lexical", {}).get("version") == LEXICAL_VERSION
+        if stored and (self.path / "bm25").is_dir():
+            return LexicalIndex.load(self.path / "bm25")
+        chunks = self.chunks()
+        return LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks])
 
-        Once open, a reader keeps working even after a later build prunes this version."""
+    def load(self) -> IndexVersion:
+        """Read the vectors, the BM25 index and open the chunk table now, rather than on the
+        first search. Once open, a reader keeps working even after a later build prunes this
+        version."""
         self.faiss_index  # noqa: B018
         self._db  # noqa: B018
+        self.lexical  # noqa: B018
         return self
 
     def manifest(self) -> Manifest:
@@ -197,9 +210,38 @@ class IndexVersion:
         ]
         return self.chunks(rows), rows.index(row)
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, rows) per query vector; rows are -1 where fewer than k exist."""
-        return self.faiss_index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    def documents(self) -> list[str]:
+        """Every document's path (relative to the folder it was ingested from)."""
+        return [r[0] for r in self._db.execute("SELECT DISTINCT document FROM chunks")]
+
+    def rows_where(
+        self, documents: list[str] | None = None, pages: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """Rows of the chunks in `documents` (all when None) and, when `pages` is given, on a
+        page in that inclusive range (chunks without pages never match a page range)."""
+        query, args = "SELECT row, document FROM chunks", []
+        if pages is not None:
+            query, args = query + " WHERE page BETWEEN ? AND ?", list(pages)
+        wanted = None if documents is None else set(documents)
+        rows = [r for r, d in self._db.execute(query, args) if wanted is None or d in wanted]
+        return np.asarray(sorted(rows), dtype=np.int64)
+
+    def search(
+        self, queries: np.ndarray, k: int, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, rows) per query vector, among `rows` only when given; rows are -1
+        where fewer than k exist."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        if rows is None:
+            return self.faiss_index.search(queries, k)
+        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
+        return self.faiss_index.search(queries, k, params=params)
+
+    def vectors_of(self, rows: list[int]) -> np.ndarray:
+        """The vectors of the given rows, in that order."""
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return self.faiss_index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
 
     def close(self) -> None:
         if "_db" in self.__dict__:
@@ -279,6 +321,7 @@ def write_version(
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     faiss.write_index(index, str(tmp / "index.faiss"))
     _write_chunks(tmp / "chunks.sqlite", chunks)
+    LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks]).save(tmp / "bm25")
     _write_json(tmp / "manifest.json", manifest.to_dict())
     meta = {
         "format": FORMAT_VERSION,
@@ -290,10 +333,15 @@ def write_version(
         "normalized": True,
         "documents": len(manifest.indexed()),
         "chunks": len(chunks),
+        "lexical": {"version": LEXICAL_VERSION},
     }
     _write_json(tmp / "meta.json", meta)
-    for file in tmp.iterdir():
-        _fsync_file(file)
+    for file in tmp.rglob("*"):
+        if file.is_file():
+            _fsync_file(file)
+    for folder in (tmp / "bm25", tmp / "bm25" / "chunks", tmp / "bm25" / "documents"):
+        if folder.is_dir():
+            _fsync_dir(folder)
     _fsync_dir(tmp)
 
     final = directory / version

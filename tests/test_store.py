@@ -121,5 +121,8 @@ def test_list_indexes(tmp_path: Path):
 def test_metadata_is_json_and_sqlite_never_pickle(tmp_path: Path):
     version = write(tmp_path)
     names = sorted(p.name for p in version.path.iterdir())
-    assert names == ["chunks.sqlite", "index.faiss", "manifest.json", "meta.json"]
+    assert names == ["bm25", "chunks.sqlite", "index.faiss", "manifest.json", "meta.json"]
+    bm25 = sorted(str(p.relative_to(version.path)) for p in (version.path / "bm25").rglob("*.*"))
+    assert all(name.endswith((".npy", ".json")) for name in bm25) and bm25
+    assert version.meta["lexical"]["version"]
     assert (version.path / "chunks.sqlite").read_bytes().startswith(b"SQLite format 3")
