@@ -29,7 +29,44 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", default=None, help="index name (default: SOURCED_DEFAULT_INDEX)")
     ask.add_argument("--top-k", type=int, default=None, help="chunks to retrieve")
     ask.add_argument("--json", action="store_true", help="print the full response as JSON")
+    ask.add_argument(
+        "--mode", choices=("hybrid", "dense", "bm25"), default=None, help="retrieval mode"
+    )
+    ask.add_argument(
+        "--answer-mode", choices=("auto", "generative", "extractive"), default=None,
+        help="how the answer is made (default: SOURCED_ANSWER_MODE)",
+    )  # fmt: skip
+    ask.add_argument("--document", action="append", default=[], metavar="GLOB",
+                     help="only documents matching this path glob (repeatable)")  # fmt: skip
+    ask.add_argument("--type", action="append", default=[], metavar="EXT", dest="file_types",
+                     help="only files of this type: pdf, docx, md… (repeatable)")  # fmt: skip
+    ask.add_argument("--pages", default=None, metavar="FIRST-LAST",
+                     help="only these pages of paged documents: 3, 2-5, 4-")  # fmt: skip
     ask.set_defaults(handler=_ask)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="measure retrieval and answer quality on a BEIR folder or a SQuAD JSON file",
+    )
+    evaluate.add_argument("dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) "
+                          "or SQuAD v1.1/v2.0 JSON file")  # fmt: skip
+    evaluate.add_argument("--index", default=None,
+                          help="evaluate this existing index instead of building one")  # fmt: skip
+    evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), action="append",
+                          help="retrieval mode (repeatable; default: all three)")  # fmt: skip
+    evaluate.add_argument(
+        "--answer-mode", choices=("extractive", "generative", "auto"), action="append",
+        help="SQuAD: answer modes to score (repeatable; default: all three)",
+    )  # fmt: skip
+    evaluate.add_argument("--limit", type=int, default=50,
+                          help="SQuAD: questions sampled for LLM answers (default 50)")  # fmt: skip
+    evaluate.add_argument("--top-k", type=int, default=None, help="sources per answer")
+    evaluate.add_argument("--llm", default=None, metavar="BACKEND",
+                          help="LLM backend for the generative modes (default: SOURCED_LLM_BACKEND;"
+                          " 'fake' copies the best quote)")  # fmt: skip
+    evaluate.add_argument("--json", dest="json_out", default=None, metavar="FILE",
+                          help="also write the report as JSON")  # fmt: skip
+    evaluate.set_defaults(handler=_eval)
     return parser
 
 
@@ -58,16 +95,31 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
 
 
 def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
+    from pydantic import ValidationError
+
     from app.errors import AppError
     from app.schemas import AskRequest
     from app.services import build_services
     from app.settings import get_settings
 
     try:
+        request = AskRequest(
+            question=args.question,
+            index=args.index,
+            top_k=args.top_k,
+            retrieval_mode=args.mode,
+            answer_mode=args.answer_mode,
+            filters={"documents": args.document, "file_types": args.file_types,
+                     **_page_range(args.pages)},
+        )  # fmt: skip
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        print(f"error: {where}: {problem['msg']}", file=sys.stderr)
+        return 2
+    try:
         services = build_services(get_settings())
-        response = services.pipeline.answer(
-            AskRequest(question=args.question, index=args.index, top_k=args.top_k)
-        )
+        response = services.pipeline.answer(request)
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -75,13 +127,40 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
         print(json.dumps(response.model_dump(), indent=2, ensure_ascii=False))
         return 0
     print(response.answer or "(no answer)")
+    if response.notice:
+        print(f"({response.notice})")
+    if response.query != args.question:
+        print(f"(searched for: {response.query})")
     print()
     for source in response.sources:
-        mark = "*" if source.cited else " "
+        mark = {True: "*", False: "!", None: " "}[source.verified]
         where = f" · {source.locator}" if source.locator else ""
         print(f"{mark}[{source.n}] {source.document}{where}  (score {source.score:.2f})")
-        print(f"     {source.snippet}")
+        print(f"     {source.quote.text if source.quote else source.snippet}")
+    if any(s.verified is False for s in response.sources):
+        print("\n! cited, but the passage does not support the claim")
     return 0
+
+
+def _page_range(text: str | None) -> dict[str, int]:
+    """ "3" → page 3; "2-5" → pages 2 to 5; "4-" → page 4 on."""
+    if not text:
+        return {}
+    first, _, last = text.partition("-")
+    try:
+        page_from = int(first)
+        page_to = page_from if not _ else (int(last) if last else None)
+    except ValueError:
+        raise SystemExit(f"error: --pages takes FIRST-LAST, like 2-5 (got '{text}')") from None
+    return {"page_from": page_from, **({"page_to": page_to} if page_to else {})}
+
+
+def _eval(args: argparse.Namespace, _: IngestSettings) -> int:
+    from pathlib import Path
+
+    from app.eval.cli import run_eval
+
+    return run_eval(args, Path(args.dataset))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,14 +22,42 @@ class LLMOptions(BaseModel):
     stop: list[str] | None = Field(None, max_length=8)
 
 
+class FiltersIn(BaseModel):
+    """Restrict retrieval; every field given must match."""
+
+    model_config = ConfigDict(extra="forbid")
+    documents: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description='Globs over document paths: "guides/*.pdf"; a glob without "/" also '
+        'matches the file name alone: "*.pdf".',
+    )
+    file_types: list[str] = Field(
+        default_factory=list, max_length=20, description='Extensions: "pdf", "md".'
+    )
+    page_from: int | None = Field(None, ge=1, description="First page (paged documents only).")
+    page_to: int | None = Field(None, ge=1, description="Last page, inclusive.")
+
+
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1)
     index: str | None = None
     top_k: int | None = Field(None, ge=1)
     history: list[Turn] = Field(default_factory=list)
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] | None = None
+    answer_mode: Literal["auto", "generative", "extractive"] | None = None
+    filters: FiltersIn = Field(default_factory=FiltersIn)
     llm: LLMOptions = Field(default_factory=LLMOptions)
     stream: bool = False  # answer as Server-Sent Events
+
+
+class QuoteOut(BaseModel):
+    """The sentence(s) of a source that support the answer; offsets index the chunk's text."""
+
+    text: str
+    start: int
+    end: int
 
 
 class SourceOut(BaseModel):
@@ -39,8 +67,12 @@ class SourceOut(BaseModel):
     locator: str
     snippet: str
     score: float
+    similarity: float  # cosine similarity between the query and the chunk
     chunk_id: str
     cited: bool
+    verified: bool | None = None  # None when not cited; false: the citation's claim is unsupported
+    support: float | None = None  # how well the quote supports the claim citing it, 0–1
+    quote: QuoteOut | None = None
 
 
 class Usage(BaseModel):
@@ -58,6 +90,13 @@ class AskResponse(BaseModel):
     answer: str
     sources: list[SourceOut]
     answerable: bool
+    grounded: float  # share of the answer's claims supported by a source they cite, 0–1
+    evidence: float  # how well the best source sentence answers the query, 0–1
+    answer_mode: Literal["generative", "extractive", "none"]  # how this answer was made
+    notice: str | None = None  # why the answer is extractive, or why there is none
+    query: str  # the query used for retrieval (a follow-up is rewritten to stand alone)
+    query_rewrite: Literal["none", "heuristic", "llm"]
+    retrieval_mode: Literal["hybrid", "dense", "bm25"]
     model: str
     index: str
     index_version: str

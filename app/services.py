@@ -7,9 +7,11 @@ import time
 from dataclasses import dataclass
 
 from app.llm import LLM, create_llm
+from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
 from app.rag.pipeline import AnswerPipeline
-from app.rag.retriever import DenseRetriever
+from app.rag.rerank import CrossEncoderReranker
+from app.rag.retriever import Retriever
 from app.settings import Settings
 from ingest.embedder import Embedder
 from ingest.store import list_indexes
@@ -34,7 +36,9 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
     llm = llm or create_llm(settings)
     llm.load()
     library = IndexLibrary(settings.index_dir, settings.embedding_model, embedder.dimension)
-    pipeline = AnswerPipeline(settings, library, DenseRetriever(embedder), llm)
+    pipeline = AnswerPipeline(
+        settings, library, build_retriever(settings, embedder), llm, EvidenceScorer(embedder)
+    )
     seconds = time.perf_counter() - started
     log.info(
         "loaded embedding model %s and LLM %s (%s) in %.1f s",
@@ -52,3 +56,13 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
             version.chunk_count,
         )
     return Services(settings, embedder, llm, library, pipeline, seconds)
+
+
+def build_retriever(settings: Settings, embedder: Embedder) -> Retriever:
+    reranker = CrossEncoderReranker(settings.reranker_model) if settings.reranker_model else None
+    return Retriever(
+        embedder,
+        reranker=reranker,
+        duplicate_similarity=settings.duplicate_similarity,
+        candidates=settings.retrieval_candidates,
+    )

@@ -5,6 +5,7 @@ Every field is documented in the README's configuration table; a test keeps the 
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -23,6 +24,47 @@ class Settings(IngestSettings):
     max_history_turns: int = Field(20, ge=0, description="Most prior turns a request may send.")
     snippet_chars: int = Field(300, ge=40, description="Length of each source's snippet.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload.")
+
+    # Retrieval and answers
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid (BM25 and embeddings fused), dense or bm25."
+    )
+    retrieval_candidates: int = Field(
+        100, ge=1, le=10_000, description="Candidates taken from each ranking before fusion."
+    )
+    duplicate_similarity: float = Field(
+        0.95, gt=0, le=1.01, description="Chunks this similar to a better one are left out."
+    )
+    reranker_model: str = Field(
+        "", description="Cross-encoder folder or name that reorders candidates; empty: off."
+    )
+    answer_mode: Literal["", "auto", "generative", "extractive"] = Field(
+        "",
+        description="auto (generate, fall back to quotes when unsupported), generative or "
+        "extractive (the best source sentences, no LLM); empty: auto with a capable LLM, "
+        "extractive with a small one.",
+    )
+    answerable_threshold: float = Field(
+        0.40, ge=0, le=1, description="Least evidence (0–1) for an answer; below: not answered."
+    )
+    citation_min_support: float = Field(
+        0.5, ge=0, le=1, description="Least support (0–1) for a citation to count as verified."
+    )
+    min_grounded: float = Field(
+        0.75, ge=0, le=1, description="auto mode: below this grounded score, quote instead."
+    )
+    extractive_sentences: int = Field(
+        2, ge=1, le=10, description="Most sentences in an extractive answer."
+    )
+    query_rewrite: Literal["auto", "llm", "heuristic", "off"] = Field(
+        "auto",
+        description="How follow-ups become standalone queries; auto: the LLM when capable.",
+    )
+    llm_capable: bool | None = Field(
+        None,
+        description="Trust the LLM to rewrite queries and to say when documents are silent; "
+        "empty: decided from the model (no for models under 1B parameters).",
+    )
 
     # The LLM
     llm_backend: str = Field("local", description="local, openai, ollama or fake.")

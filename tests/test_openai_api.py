@@ -14,6 +14,7 @@ def server(tmp_path_factory):
     env = {
         "SOURCED_INDEX_DIR": str(index_dir),
         "SOURCED_LLM_BACKEND": "fake",
+        "SOURCED_ANSWER_MODE": "generative",
         "SOURCED_DEFAULT_INDEX": "guide",
     }
     with running_server(env) as (url, _):

@@ -81,9 +81,13 @@ def test_ask_see_answer_and_sources_then_open_a_citation(page, tmp_path):
     assert cards.count() == 5
     assert "user-guide.pdf" in cards.first.inner_text()
     assert "cited" in (cards.first.get_attribute("class") or "")
+    # the cited source shows the sentence that supports the answer, checked
+    assert cards.first.locator(".badge.verified").count() == 1
+    quote = cards.first.locator(".quote").inner_text()
     answer.locator(".cite").first.click()
     page.wait_for_selector("#reader:not([hidden]) .passage.asked")
     assert "Installing Sourced" in page.inner_text("#reader .passage.asked")
+    assert page.inner_text("#reader .passage.asked mark") == quote
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(tmp_path / "page.png"))
     if os.environ.get("SOURCED_UPDATE_SCREENSHOT"):  # refreshes the README's picture

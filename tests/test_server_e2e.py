@@ -20,7 +20,7 @@ def test_ask_the_real_local_model(local_server):
     assert ready["ready"] and ready["llm"] == "local:SmolLM2-135M-Instruct"
     response = httpx.post(
         f"{url}/ask",
-        json={"question": "How do I install Sourced?"},
+        json={"question": "How do I install Sourced?", "answer_mode": "auto"},
         timeout=120,
     )
     assert response.status_code == 200, response.text
@@ -29,6 +29,13 @@ def test_ask_the_real_local_model(local_server):
     assert body["usage"]["completion_tokens"] > 0 and body["timings_ms"]["generate"] > 0
     places = [(s["document"], s["page"]) for s in body["sources"]]
     assert places[0] == ("user-guide.pdf", 2), places
+    # auto mode: the model's answer is kept only when its sources support it
+    assert body["answerable"] and body["answer_mode"] in ("generative", "extractive")
+    if body["answer_mode"] == "extractive":
+        assert "not supported" in body["notice"]
+    else:
+        assert body["grounded"] >= 0.5
+    assert any(s["verified"] and s["quote"] for s in body["sources"])
     assert "loaded embedding model" in log.read_text()
 
 
@@ -45,7 +52,12 @@ def test_the_local_model_streams_its_answer(local_server):
     with httpx.stream(
         "POST",
         f"{url}/ask",
-        json={"question": "How do I install Sourced?", "stream": True, "llm": {"max_tokens": 24}},
+        json={
+            "question": "How do I install Sourced?",
+            "stream": True,
+            "answer_mode": "generative",
+            "llm": {"max_tokens": 24},
+        },
         timeout=120,
     ) as response:
         assert response.status_code == 200

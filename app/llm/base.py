@@ -34,6 +34,9 @@ class LLM(ABC):
     name: str = "llm"
     # Tokens the model can attend to, when known; the prompt budget never exceeds it.
     context_window: int | None = None
+    # Whether the model follows instructions well enough to rewrite follow-up questions and to
+    # be believed when it says the documents are silent. Tiny local models do not.
+    capable: bool = True
 
     @property
     def model(self) -> str:

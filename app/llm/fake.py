@@ -1,6 +1,7 @@
-"""A deterministic LLM for tests and benchmarks: it answers with the first full sentence of the
-first numbered source and cites it, so every part of the pipeline around the model can be
-checked."""
+"""A deterministic LLM for tests and evaluation: it answers with the one sentence of the numbered
+sources that shares the most words with the question, verbatim, and cites it. Every part of the
+pipeline around the model can be checked with it, and on a dataset it is an upper bound of
+what copying the best quote can score."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ import re
 from collections.abc import Iterator
 
 from app.llm.base import LLM, Completion, GenerationParams, Message
+from ingest.lexical import terms
 
-_BLOCK = re.compile(r"^\[(\d+)\] \(.*?\)\n(.+?)(?:\n\n|\n<<<|\Z)", re.MULTILINE | re.DOTALL)
+_BLOCK = re.compile(r"^\[(\d+)\] \(.*?\)\n(.+?)(?=\n\n\[\d+\] \(|\n<<<|\Z)", re.M | re.S)
+_QUESTION = re.compile(r"\nQuestion: (.*)\Z", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 class FakeLLM(LLM):
     name = "fake"
+    capable = False
 
     def __init__(self) -> None:
         self.calls: list[list[Message]] = []
@@ -22,11 +26,18 @@ class FakeLLM(LLM):
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         self.calls.append(messages)
         prompt = messages[-1]["content"]
-        match = _BLOCK.search(prompt)
-        if match is None:
+        question = _QUESTION.search(prompt)
+        wanted = set(terms(question.group(1))) if question else set()
+        best: tuple[int, str, str] | None = None
+        for block in _BLOCK.finditer(prompt):
+            for sentence in _sentences(block.group(2)):
+                overlap = len(wanted & set(terms(sentence)))
+                if best is None or overlap > best[0]:
+                    best = (overlap, sentence, block.group(1))
+        if best is None:
             text = "The documents do not contain the answer."
         else:
-            text = f"{_first_sentence(match.group(2))} [{match.group(1)}]."
+            text = f"{best[1].rstrip('.!?')} [{best[2]}]."
         words = text.split()[: params.max_tokens]
         return Completion(" ".join(words), self.name, self.count_tokens(prompt), len(words))
 
@@ -39,8 +50,7 @@ class FakeLLM(LLM):
         yield completion
 
 
-def _first_sentence(text: str) -> str:
-    """The first sentence of at least four words (headings and numbers are passed over)."""
-    sentences = _SENTENCE_END.split(" ".join(text.split()))
-    chosen = next((s for s in sentences if len(s.split()) >= 4), sentences[0])
-    return chosen.rstrip(".!?")
+def _sentences(text: str) -> list[str]:
+    """Sentences of at least four words (headings and numbers are passed over)."""
+    found = [s for s in _SENTENCE_END.split(" ".join(text.split())) if len(s.split()) >= 4]
+    return found or [" ".join(text.split())]

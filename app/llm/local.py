@@ -76,6 +76,8 @@ class LocalLLM(LLM):
         self._model.eval()
         window = getattr(self._model.config, "max_position_embeddings", None)
         self.context_window = int(window) if window else None
+        # Below about a billion parameters, instruction following is too weak to rely on.
+        self.capable = self._model.num_parameters() >= 1_000_000_000
 
     def _converted_bundle(self, dtype) -> Path:
         """The bundled GGUF model, converted once and cached as a regular model folder."""

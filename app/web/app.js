@@ -90,6 +90,19 @@ function renderSources(sources, cited = new Set()) {
     snippet.className = "snippet";
     snippet.textContent = source.snippet;
     card.append(head, where, snippet);
+    if (source.quote) {
+      // The sentence that supports the answer, and whether it does.
+      const quote = document.createElement("blockquote");
+      quote.className = "quote";
+      quote.textContent = source.quote.text;
+      card.append(quote);
+    }
+    if (source.verified !== null && source.verified !== undefined) {
+      const badge = document.createElement("span");
+      badge.className = source.verified ? "badge verified" : "badge unverified";
+      badge.textContent = source.verified ? "supports the answer" : "cited, but does not support it";
+      head.append(badge);
+    }
     card.addEventListener("click", () => openSource(source.n));
     cards.append(card);
   }
@@ -116,7 +129,14 @@ async function openSource(n) {
   body.chunks.forEach((chunk, i) => {
     const passage = document.createElement("div");
     passage.className = "passage" + (i === body.position ? " asked" : "");
-    passage.textContent = chunk.text;
+    const quote = i === body.position ? source.quote : null;
+    if (quote && chunk.text.slice(quote.start, quote.end) === quote.text) {
+      const mark = document.createElement("mark");
+      mark.textContent = quote.text;
+      passage.append(chunk.text.slice(0, quote.start), mark, chunk.text.slice(quote.end));
+    } else {
+      passage.textContent = chunk.text;
+    }
     reader.append(passage);
   });
   reader.querySelector(".asked")?.scrollIntoView({ block: "nearest" });
@@ -185,9 +205,13 @@ async function ask(question) {
         renderSources(data.sources, new Set(data.sources.filter((s) => s.cited).map((s) => s.n)));
         const meta = document.createElement("div");
         meta.className = "meta";
-        meta.textContent = `${data.model} · ${Math.round(data.timings_ms.total)} ms`;
+        const how = data.answer_mode === "generative" ? data.model : data.answer_mode === "extractive" ? "quoted from the sources" : "no answer";
+        const grounded = data.answer_mode === "generative" ? ` · grounded ${Math.round(data.grounded * 100)}%` : "";
+        meta.textContent = `${how}${grounded} · ${Math.round(data.timings_ms.total)} ms`;
+        if (data.query !== question) meta.textContent += ` · searched for: ${data.query}`;
         answer.append(meta);
-        if (!data.answerable) notice("The documents do not seem to contain the answer.");
+        if (data.notice) notice(data.notice);
+        else if (!data.answerable) notice("The documents do not seem to contain the answer.");
       }
     }
     state.history.push({ role: "user", content: question }, { role: "assistant", content: text });

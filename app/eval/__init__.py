@@ -1,0 +1,1 @@
+"""`sourced eval`: retrieval and answer quality on standard datasets (BEIR, SQuAD)."""
