@@ -135,7 +135,7 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
     for source in response.sources:
         mark = {True: "*", False: "!", None: " "}[source.verified]
         where = f" · {source.locator}" if source.locator else ""
-        print(f"{mark}[{source.n}] {source.document}{where}  (score {source.score:.2f})")
+        print(f"{mark}[{source.n}] {source.document}{where}  (similarity {source.similarity:.2f})")
         print(f"     {source.quote.text if source.quote else source.snippet}")
     if any(s.verified is False for s in response.sources):
         print("\n! cited, but the passage does not support the claim")

@@ -21,6 +21,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _BUNDLED_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
 
+def offline_hint(location: str) -> str:
+    """What to add to a model-loading error when the model is not on disk."""
+    return "" if Path(location).exists() else " (is it downloaded? Sourced runs offline)"
+
+
 def resolve_model_path(name: str) -> str:
     """Where to load a model from: the bundled copy for all-MiniLM-L6-v2, else as given."""
     if name in _BUNDLED_NAMES:
@@ -49,9 +54,8 @@ class Embedder:
         try:
             return SentenceTransformer(location, device=self.device)
         except (OSError, ValueError) as exc:
-            hint = "" if Path(location).exists() else " (is it downloaded? Sourced runs offline)"
             raise UsageError(
-                f"cannot load embedding model '{self.model_name}'{hint}: {exc}. "
+                f"cannot load embedding model '{self.model_name}'{offline_hint(location)}: {exc}. "
                 "Set SOURCED_EMBEDDING_MODEL to a sentence-transformers name or local path."
             ) from exc
 

@@ -112,6 +112,15 @@ def test_ask_prints_the_answer_and_numbered_sources(docs, tmp_path):
     assert json.loads(as_json.stdout)["sources"][0]["page"] == 2
     missing = run("ask", "q", "--index", "nope", index_dir=indexes, env=env)
     assert missing.returncode == 2 and "no index named 'nope'" in missing.stderr
+    filtered = run("ask", "password", "--type", "pdf", "--pages", "5", "--mode", "bm25", "--json",
+                   index_dir=indexes, env=env)  # fmt: skip
+    body = json.loads(filtered.stdout)
+    assert {(s["document"], s["page"]) for s in body["sources"]} == {("user-guide.pdf", 5)}
+    assert body["retrieval_mode"] == "bm25" and body["answer_mode"] == "extractive"
+    bad = run("ask", "password", "--pages", "two", index_dir=indexes, env=env)
+    assert bad.returncode != 0 and "--pages takes FIRST-LAST" in bad.stderr
+    reversed_range = run("ask", "password", "--pages", "5-2", index_dir=indexes, env=env)
+    assert reversed_range.returncode == 2 and "page_from is after" in reversed_range.stderr
 
 
 def test_serve_with_a_bad_backend_is_one_clear_line(tmp_path):

@@ -202,3 +202,21 @@ def test_cross_encoder_reranker_reports_a_model_it_cannot_load(tmp_path: Path):
 
     with pytest.raises(AppError, match="SOURCED_RERANKER_MODEL"):
         CrossEncoderReranker(str(tmp_path / "missing-model"))
+
+
+def test_a_configured_cross_encoder_is_loaded_and_reorders(index, model):
+    """No trained cross-encoder ships offline; a BERT checkpoint with a fresh scoring head
+    exercises the real loading and scoring path (its order means nothing)."""
+    from app.rag.rerank import CrossEncoderReranker
+    from app.services import build_retriever
+    from app.settings import Settings
+    from ingest.embedder import resolve_model_path
+
+    settings = Settings(reranker_model=resolve_model_path(Settings().embedding_model))
+    retriever = build_retriever(settings, CountingEmbedder(model))
+    assert isinstance(retriever.reranker, CrossEncoderReranker)
+    scores = retriever.reranker.score("invoice 4172", ["Invoice 4172: desks", "choir hymns"])
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
+    hits = retriever.retrieve(index, "invoice 4172", 4)
+    assert len(hits) == 4 and hits[0].score >= hits[-1].score
+    assert build_retriever(Settings(), CountingEmbedder(model)).reranker is None

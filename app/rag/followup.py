@@ -77,6 +77,11 @@ def llm_rewrite(question: str, history: list[Message], llm: LLM) -> str | None:
     return rewritten
 
 
+def uses_llm(how: str, llm_capable: bool) -> bool:
+    """Whether rewriting a follow-up will ask the LLM (so the caller can hold an LLM slot)."""
+    return how == "llm" or (how == "auto" and llm_capable)
+
+
 def standalone_query(
     question: str, history: list[Message], how: str, llm: LLM, llm_capable: bool
 ) -> tuple[str, Rewrite]:
@@ -84,7 +89,7 @@ def standalone_query(
     or off."""
     if not history or how == "off":
         return question, "none"
-    if how == "llm" or (how == "auto" and llm_capable):
+    if uses_llm(how, llm_capable):
         try:
             rewritten = llm_rewrite(question, history, llm)
         except AppError:  # an LLM that fails here still gets its turn to answer

@@ -17,6 +17,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,7 @@ from app.errors import InvalidRequest
 from app.llm.base import LLM, Completion, GenerationParams
 from app.rag.citations import CitationCheck, Quote, SourceCheck, check_citations, resolve_citations
 from app.rag.evidence import EvidenceScorer, Scored
-from app.rag.followup import Rewrite, standalone_query
+from app.rag.followup import Rewrite, standalone_query, uses_llm
 from app.rag.indexes import IndexLibrary
 from app.rag.prompt import Prompt, build_prompt
 from app.rag.retriever import Filters, Hit, Retriever
@@ -143,9 +144,11 @@ class AnswerPipeline:
         started = time.perf_counter()
         index = self.library.get(name)
         history = [turn.model_dump() for turn in request.history]
-        query, rewrite = standalone_query(
-            request.question, history, settings.query_rewrite, self.llm, self.llm_capable
-        )
+        rewrite_by_llm = bool(history) and uses_llm(settings.query_rewrite, self.llm_capable)
+        with self._slots if rewrite_by_llm else nullcontext():
+            query, rewrite = standalone_query(
+                request.question, history, settings.query_rewrite, self.llm, self.llm_capable
+            )
         hits = self.retriever.retrieve(index, query, top_k, retrieval_mode, filters)
         best = self.scorer.best_sentences(query, hits, limit=settings.extractive_sentences)
         evidence = best[0].score if best else 0.0
@@ -233,7 +236,9 @@ class AnswerPipeline:
     def _extractive(self, prepared: Prepared) -> CitationCheck:
         """The best sentences, verbatim, each cited; a sentence well below the best is left
         out, so a clear answer is not diluted."""
-        chosen = [s for s in prepared.best if s.score >= 0.85 * prepared.best[0].score]
+        # Only sources that made it into the response (a prompt may have had to drop some).
+        pool = [s for s in prepared.best if s.hit_number <= len(prepared.hits)]
+        chosen = [s for s in pool if s.score >= 0.85 * pool[0].score] if pool else []
         parts, checks = [], {}
         for scored in chosen:
             text, n = " ".join(scored.span.text.split()), scored.hit_number

@@ -6,9 +6,8 @@ cross-encoder (a local folder, or a hub name on a machine that can download it).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from app.errors import AppError
+from ingest.embedder import offline_hint
 
 
 class CrossEncoderReranker:
@@ -20,9 +19,8 @@ class CrossEncoderReranker:
         try:
             self.model = CrossEncoder(model, device="cpu")
         except (OSError, ValueError) as exc:
-            hint = "" if Path(model).exists() else " (is it downloaded? Sourced runs offline)"
             raise AppError(
-                f"cannot load reranker model '{model}'{hint}: {exc}. Set "
+                f"cannot load reranker model '{model}'{offline_hint(model)}: {exc}. Set "
                 "SOURCED_RERANKER_MODEL to a cross-encoder folder, or leave it empty."
             ) from exc
         self.batch_size = batch_size

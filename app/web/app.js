@@ -77,7 +77,7 @@ function renderSources(sources, cited = new Set()) {
     card.tabIndex = 0;
     const head = document.createElement("div");
     head.className = "head";
-    for (const [cls, text] of [["n", `[${source.n}]`], ["doc", source.document], ["score", `score ${source.score.toFixed(2)}`]]) {
+    for (const [cls, text] of [["n", `[${source.n}]`], ["doc", source.document], ["score", `similarity ${source.similarity.toFixed(2)}`]]) {
       const span = document.createElement("span");
       span.className = cls;
       span.textContent = text;
