@@ -31,7 +31,6 @@ class Hit:
     chunk: Chunk
     score: float  # the ranking score of the mode: cosine, BM25, fused (RRF) or reranker score
     similarity: float = 0.0  # cosine similarity between the question and the chunk
-    row: int = -1
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ class Retriever:
         chosen = self._distinct(vectors, k)
         chunks = index.chunks([ranked[i][0] for i in chosen])
         return [
-            Hit(chunk, float(ranked[i][1]), float(similarity[i]), ranked[i][0])
+            Hit(chunk, float(ranked[i][1]), float(similarity[i]))
             for chunk, i in zip(chunks, chosen, strict=True)
         ]
 
