@@ -17,7 +17,7 @@ import numpy as np
 
 from ingest.chunker import CHUNKER_VERSION, Chunker
 from ingest.embedder import Embedder
-from ingest.loaders import LOADERS, ParseLimits, parser_version
+from ingest.loaders import ParseLimits, parser_version
 from ingest.manifest import FileRecord, Manifest, file_sha256
 from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
@@ -237,7 +237,7 @@ def _record(
         size=job.file.size,
         mtime_ns=job.file.mtime_ns,
         sha256=job.sha256,
-        parser=LOADERS[job.file.extension].PARSER_VERSION,
+        parser=parser_version(job.file.path),
         chunk_ids=[c.id for c in chunks],
         warnings=warnings,
         skipped=skipped,

@@ -3,13 +3,15 @@
 `load(path)` returns a LoadResult (units with provenance, plus warnings), raises SkipFile for a
 file that is deliberately not indexed (empty, encrypted, no text) and LoadError for one that
 cannot be parsed. Bumping a PARSER_VERSION makes the next ingest re-read that format's files.
+Every unit's text is then cleaned of invisible characters (ingest/sanitize.py).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
 from ingest.loaders import csv, docx, json, pdf, text
+from ingest.sanitize import SANITIZER_VERSION, strip_invisible
 from ingest.units import LoadResult
 
 _MODULES: tuple[ModuleType, ...] = (pdf, docx, csv, json, text)
@@ -26,13 +28,27 @@ class ParseLimits:
 def parser_version(path: Path) -> str | None:
     """The version of the loader that reads this file, or None when the type is unsupported."""
     module = LOADERS.get(path.suffix.lower())
-    return module.PARSER_VERSION if module else None
+    return f"{module.PARSER_VERSION}+{SANITIZER_VERSION}" if module else None
 
 
 def load_file(path: Path, limits: ParseLimits) -> LoadResult:
     module = LOADERS[path.suffix.lower()]
     if module is csv:
-        return csv.load(path, field_limit=limits.csv_field_limit)
-    if module is json:
-        return json.load(path, max_depth=limits.json_max_depth)
-    return module.load(path)
+        result = csv.load(path, field_limit=limits.csv_field_limit)
+    elif module is json:
+        result = json.load(path, max_depth=limits.json_max_depth)
+    else:
+        result = module.load(path)
+    return _without_invisible(result)
+
+
+def _without_invisible(result: LoadResult) -> LoadResult:
+    units, removed = [], 0
+    for unit in result.units:
+        text, count = strip_invisible(unit.text)
+        units.append(replace(unit, text=text) if count else unit)
+        removed += count
+    if not removed:
+        return result
+    warning = f"removed {removed} invisible or control characters"
+    return LoadResult(units, [*result.warnings, warning])
