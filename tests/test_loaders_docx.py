@@ -1,3 +1,4 @@
+import shutil
 import zipfile
 from pathlib import Path
 
@@ -78,3 +79,59 @@ def test_corrupt_docx_fails(tmp_path: Path):
         archive.writestr("hello.txt", "a zip, but not a Word document")
     with pytest.raises(LoadError):
         docx_loader.load(not_word)
+
+
+def _bomb(path: Path, megabytes: int, parts: int = 1) -> Path:
+    """A DOCX-shaped zip whose parts unpack to many megabytes of zeros."""
+    shutil.copy(SAMPLE / "administration.docx", path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
+        zeros = b"\0" * (1024 * 1024)
+        for n in range(parts):
+            with archive.open(f"word/media/padding{n}.bin", "w", force_zip64=True) as part:
+                for _ in range(megabytes // parts):
+                    part.write(zeros)
+    return path
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(docx_loader, "MAX_UNPACKED_BYTES", 8 * 1024 * 1024)
+    path = _bomb(tmp_path / "bomb.docx", megabytes=12)
+    assert path.stat().st_size < 200_000  # tiny on disk
+    with pytest.raises(LoadError, match=r"would unpack to 1\d MB .*zip bomb"):
+        docx_loader.load(path)
+
+
+def test_an_extreme_compression_ratio_is_refused(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(docx_loader, "RATIO_FLOOR_BYTES", 1024 * 1024)
+    path = _bomb(tmp_path / "ratio.docx", megabytes=16)
+    with pytest.raises(LoadError, match="times its size .*zip bomb"):
+        docx_loader.load(path)
+
+
+def test_an_archive_of_too_many_parts_is_refused(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(docx_loader, "MAX_PARTS", 20)
+    path = _bomb(tmp_path / "parts.docx", megabytes=0, parts=30)
+    with pytest.raises(LoadError, match="parts .*zip bomb"):
+        docx_loader.load(path)
+
+
+def test_an_external_entity_is_never_resolved(tmp_path: Path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-VALUE")
+    path = tmp_path / "xxe.docx"
+    shutil.copy(SAMPLE / "administration.docx", path)
+    with zipfile.ZipFile(SAMPLE / "administration.docx") as source:
+        body = source.read("word/document.xml").decode()
+        names = [n for n in source.namelist() if n != "word/document.xml"]
+        parts = {n: source.read(n) for n in names}
+    doctype = f'<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "{secret.as_uri()}">]>'
+    body = body.replace("?>", "?>" + doctype, 1).replace("<w:t>", "<w:t>&xxe;", 1)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts.items():
+            target.writestr(name, data)
+        target.writestr("word/document.xml", body)
+    try:
+        result = docx_loader.load(path)
+    except (LoadError, SkipFile):
+        return  # refusing the file is as good
+    assert "TOP-SECRET-VALUE" not in " ".join(unit.text for unit in result.units)
