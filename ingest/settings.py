@@ -27,6 +27,12 @@ class IngestSettings(BaseSettings):
     parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one file.")
     csv_field_limit: int = Field(1_000_000, ge=1024, description="Largest CSV field, in chars.")
     json_max_depth: int = Field(64, ge=2, description="Deepest JSON nesting accepted.")
+    csv_max_rows: int = Field(
+        1_000_000, ge=1, description="Rows read from one CSV file; the rest are left out."
+    )
+    pdf_max_pages: int = Field(
+        5_000, ge=1, description="Pages read from one PDF file; the rest are left out."
+    )
     keep_versions: int = Field(3, ge=1, description="Index versions kept on disk.")
 
     @model_validator(mode="after")

@@ -197,7 +197,12 @@ def _parse(
     parsed: dict[str, tuple[FileRecord, list[Chunk]]] = {}
     if not jobs:
         return parsed
-    limits = ParseLimits(settings.csv_field_limit, settings.json_max_depth)
+    limits = ParseLimits(
+        settings.csv_field_limit,
+        settings.json_max_depth,
+        settings.csv_max_rows,
+        settings.pdf_max_pages,
+    )
     progress.note(f"loading the embedding model ({settings.embedding_model})")
     chunker = Chunker(
         embedder.tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens

@@ -81,3 +81,12 @@ def test_empty_and_header_only_files_are_skipped(tmp_path: Path):
     header.write_text("a,b,c\n")
     with pytest.raises(SkipFile, match="no rows"):
         csv_loader.load(header)
+
+
+def test_rows_past_the_limit_are_left_out_with_a_warning(tmp_path: Path):
+    path = tmp_path / "big.csv"
+    path.write_text("id,name\n" + "".join(f"{n},item {n}\n" for n in range(1, 51)))
+    result = csv_loader.load(path, max_rows=10)
+    assert [u.source.rows for u in result.units] == [(n, n) for n in range(2, 12)]
+    assert result.warnings == ["only the first 10 rows were read (SOURCED_CSV_MAX_ROWS)"]
+    assert csv_loader.load(path, max_rows=50).warnings == []

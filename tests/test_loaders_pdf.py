@@ -1,13 +1,16 @@
 import contextlib
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders import pdf
+from ingest.store import open_index
+from ingest.sync import run_ingest
 
-from .conftest import CORPORA
+from .conftest import CORPORA, SAMPLE
 
 PDFS = CORPORA / "pdf"
 pytestmark = pytest.mark.corpora
@@ -77,3 +80,21 @@ def test_broken_pdfs_fail_with_a_reason(tmp_path: Path):
             pdf.load(path)
     with contextlib.suppress(LoadError, SkipFile):  # may keep readable pages; never crashes
         pdf.load(truncated)
+
+
+def test_pages_past_the_limit_are_left_out_with_a_warning():
+    result = pdf.load(SAMPLE / "user-guide.pdf", max_pages=2)
+    assert [u.source.page for u in result.units] == [1, 2]
+    assert result.warnings == ["only the first 2 of 5 pages were read (SOURCED_PDF_MAX_PAGES)"]
+    assert not pdf.load(SAMPLE / "user-guide.pdf").warnings
+
+
+def test_limits_reach_the_loaders_from_the_settings(tmp_path: Path, settings, embedder):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SAMPLE / "user-guide.pdf", docs)
+    limited = settings.model_copy(update={"pdf_max_pages": 3})
+    report = run_ingest([docs], "limited", limited, embedder=embedder)
+    assert "only the first 3 of 5 pages" in report.warnings[0].reason
+    pages = {c.source.page for c in open_index(limited.index_dir, "limited").chunks()}
+    assert pages == {1, 2, 3}

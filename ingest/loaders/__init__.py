@@ -23,6 +23,8 @@ SUPPORTED_EXTENSIONS = tuple(sorted(LOADERS))
 class ParseLimits:
     csv_field_limit: int = 1_000_000
     json_max_depth: int = 64
+    csv_max_rows: int = 1_000_000
+    pdf_max_pages: int = 5_000
 
 
 def parser_version(path: Path) -> str | None:
@@ -34,9 +36,11 @@ def parser_version(path: Path) -> str | None:
 def load_file(path: Path, limits: ParseLimits) -> LoadResult:
     module = LOADERS[path.suffix.lower()]
     if module is csv:
-        result = csv.load(path, field_limit=limits.csv_field_limit)
+        result = csv.load(path, field_limit=limits.csv_field_limit, max_rows=limits.csv_max_rows)
     elif module is json:
         result = json.load(path, max_depth=limits.json_max_depth)
+    elif module is pdf:
+        result = pdf.load(path, max_pages=limits.pdf_max_pages)
     else:
         result = module.load(path)
     return _without_invisible(result)

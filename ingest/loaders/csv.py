@@ -17,13 +17,17 @@ EXTENSIONS = (".csv", ".tsv")
 _DELIMITERS = ",;\t|"
 
 
-def load(path: Path, field_limit: int = 1_000_000) -> LoadResult:
+def load(path: Path, field_limit: int = 1_000_000, max_rows: int = 1_000_000) -> LoadResult:
     text = decode_text(path.read_bytes())
     if not text.strip():
         raise SkipFile("empty file")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else sniff_delimiter(text)
-    units = []
-    for number, record in numbered_records(text, delimiter=delimiter, field_limit=field_limit):
+    units, warnings = [], []
+    records = numbered_records(text, delimiter, field_limit, max_rows + 1)
+    if len(records) > max_rows:
+        records = records[:max_rows]
+        warnings.append(f"only the first {max_rows:,} rows were read (SOURCED_CSV_MAX_ROWS)")
+    for number, record in records:
         pairs = [f"{name}: {value}" for name, value in record.items() if value.strip()]
         if pairs:
             units.append(
@@ -31,7 +35,7 @@ def load(path: Path, field_limit: int = 1_000_000) -> LoadResult:
             )
     if not units:
         raise SkipFile("no rows under the header")
-    return LoadResult(units=units)
+    return LoadResult(units=units, warnings=warnings)
 
 
 def sniff_delimiter(text: str) -> str:
@@ -48,11 +52,12 @@ def read_records(text: str, delimiter: str = ",", field_limit: int = 1_000_000) 
 
 
 def numbered_records(
-    text: str, delimiter: str = ",", field_limit: int = 1_000_000
+    text: str, delimiter: str = ",", field_limit: int = 1_000_000, max_rows: int | None = None
 ) -> list[tuple[int, dict]]:
     """Rows as (row number, record); row 1 is the header, as a spreadsheet numbers them.
 
-    Blank rows are left out (their numbers too). Raises LoadError when a row cannot be parsed.
+    Blank rows are left out (their numbers too); at most `max_rows` are read. Raises LoadError
+    when a row cannot be parsed.
     """
     previous_limit = csv.field_size_limit(field_limit)
     try:
@@ -68,6 +73,8 @@ def numbered_records(
                     continue
                 keys = names + [f"column {i + 1}" for i in range(len(names), len(row))]
                 records.append((number, dict(zip(keys, row, strict=False))))
+                if max_rows is not None and len(records) >= max_rows:
+                    break
             return records
         except csv.Error as exc:
             raise LoadError(f"invalid CSV near row {reader.line_num}: {exc}") from exc

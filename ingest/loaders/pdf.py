@@ -16,15 +16,22 @@ EXTENSIONS = (".pdf",)
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load(path: Path) -> LoadResult:
+def load(path: Path, max_pages: int = 5_000) -> LoadResult:
     try:
         reader = PdfReader(path, strict=False)
         _unlock(reader)
         labels = _page_labels(reader)
         units: list[Unit] = []
         warnings: list[str] = []
+        if len(reader.pages) > max_pages:
+            warnings.append(
+                f"only the first {max_pages:,} of {len(reader.pages):,} pages were read "
+                "(SOURCED_PDF_MAX_PAGES)"
+            )
         for index, page in enumerate(reader.pages):
             number = index + 1
+            if number > max_pages:
+                break
             text = (page.extract_text() or "").strip()
             if not text:
                 warnings.append(f"no text on page {number} — scanned?")
@@ -39,7 +46,7 @@ def load(path: Path) -> LoadResult:
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise LoadError(f"not a readable PDF: {exc}") from exc
     if not units:
-        pages = len(warnings)
+        pages = sum(w.startswith("no text on page") for w in warnings)
         raise SkipFile(f"no extractable text in {pages} page(s) — scanned or image-only PDF?")
     return LoadResult(units=units, warnings=warnings)
 
