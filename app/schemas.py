@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.store import INDEX_NAME_PATTERN
+
 
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -42,7 +44,7 @@ class FiltersIn(BaseModel):
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str = Field(min_length=1)
-    index: str | None = None
+    index: str | None = Field(None, pattern=INDEX_NAME_PATTERN)
     top_k: int | None = Field(None, ge=1)
     history: list[Turn] = Field(default_factory=list)
     retrieval_mode: Literal["hybrid", "dense", "bm25"] | None = None
@@ -140,3 +142,32 @@ class ChunkContext(BaseModel):
     version: str
     chunks: list[ChunkOut]
     position: int  # which of `chunks` was asked for
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    code: str  # stable, for programs: "index_not_found", "invalid_request", "llm_timeout", …
+    message: str  # for people: what went wrong and what to do
+    field: str | None = None  # the request field at fault, dotted ("filters.page_to")
+
+
+class ErrorResponse(BaseModel):
+    """The one shape of every error response."""
+
+    error: ErrorDetail
+
+
+# Documented on every route, so clients (and the schema) know the error shape.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in {
+        400: "The request cannot be carried out as asked",
+        404: "Not found (an unknown index, chunk or path)",
+        409: "The index cannot be used now (busy, or built with other settings)",
+        413: "The request body is too large",
+        422: "The request is invalid; `field` names the culprit",
+        500: "An internal error (the server log has the details)",
+        502: "The language model failed",
+        504: "The language model did not answer in time",
+    }.items()
+}

@@ -47,7 +47,8 @@ from ingest.manifest import Manifest
 from ingest.units import Chunk, Source
 
 FORMAT_VERSION = 1
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+INDEX_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+_NAME = re.compile(INDEX_NAME_PATTERN)
 _VERSION = re.compile(r"^v(\d{6,})$")
 _TMP_PREFIX = ".tmp-"
 

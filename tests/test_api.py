@@ -289,6 +289,6 @@ def test_oversized_uploads_are_rejected_per_file(workspace):
 def test_upload_needs_files_and_a_valid_index_name(client):
     assert client.post("/indexes/default/documents").status_code == 422
     response = client.post("/indexes/..bad/documents", files=[("files", ("a.md", b"# A\n"))])
-    assert (
-        response.status_code == 400 and "invalid index name" in response.json()["error"]["message"]
-    )
+    assert_error(response, 422, "invalid_request", "path.name")
+    response = client.post("/ask", json={"question": "q", "index": "../etc"})
+    assert_error(response, 422, "invalid_request", "index")

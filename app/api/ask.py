@@ -8,9 +8,9 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import ServicesDep
 from app.errors import AppError, error_body
 from app.rag.pipeline import StreamEvent
-from app.schemas import AskRequest, AskResponse
+from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.post(

@@ -1,10 +1,10 @@
 from fastapi import APIRouter
 
 from app.deps import ServicesDep
-from app.schemas import Health, Readiness
+from app.schemas import ERROR_RESPONSES, Health, Readiness
 from ingest.store import list_indexes
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.get("/healthz", response_model=Health)

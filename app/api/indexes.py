@@ -1,11 +1,11 @@
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep
+from app.deps import IndexName, ServicesDep
 from app.errors import NotFound
-from app.schemas import ChunkContext, ChunkOut, IndexOut
+from app.schemas import ERROR_RESPONSES, ChunkContext, ChunkOut, IndexOut
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.get("/indexes", response_model=list[IndexOut])
@@ -27,7 +27,7 @@ async def indexes(services: ServicesDep) -> list[IndexOut]:
 
 @router.get("/indexes/{name}/chunks/{chunk_id}", response_model=ChunkContext)
 async def chunk(
-    name: str,
+    name: IndexName,
     chunk_id: str,
     services: ServicesDep,
     around: int = Query(1, ge=0, le=5, description="neighbours each side"),

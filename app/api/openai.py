@@ -20,12 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from app.deps import ServicesDep
 from app.errors import AppError, InvalidRequest, NotFound, error_body
 from app.rag.pipeline import StreamEvent
-from app.schemas import AskRequest, AskResponse, LLMOptions, SourceOut, Turn
+from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse, LLMOptions, SourceOut, Turn
 from app.settings import Settings
 from ingest.errors import UsageError
 from ingest.store import current_version_name, list_indexes
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
 
 class ChatMessage(BaseModel):

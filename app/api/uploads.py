@@ -15,13 +15,14 @@ from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep
+from app.deps import IndexName, ServicesDep
 from app.errors import InvalidRequest
+from app.schemas import ERROR_RESPONSES
 from ingest.loaders import SUPPORTED_EXTENSIONS
 from ingest.store import uploads_path
 from ingest.sync import run_ingest
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]+")
 
 
@@ -47,7 +48,7 @@ def safe_name(raw: str) -> str:
 
 @router.post("/indexes/{name}/documents", response_model=UploadReport)
 async def upload(
-    name: str, services: ServicesDep, files: Annotated[list[UploadFile], File()]
+    name: IndexName, services: ServicesDep, files: Annotated[list[UploadFile], File()]
 ) -> UploadReport:
     """Add files to an index (created when missing). Each file gets its own result."""
     settings = services.settings
