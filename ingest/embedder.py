@@ -7,7 +7,7 @@ answering service uses the same class to embed questions, so queries and chunks 
 
 import os
 from collections.abc import Callable, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -97,4 +97,13 @@ class Embedder:
         return vectors
 
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed([text])[0]
+        """One text's vector (read-only). The last few are kept: a question is embedded once
+        for retrieval and needed again to weigh the evidence."""
+        if "_recent_queries" not in self.__dict__:
+            self.__dict__["_recent_queries"] = lru_cache(maxsize=64)(self._embed_one)
+        return self._recent_queries(text)
+
+    def _embed_one(self, text: str) -> np.ndarray:
+        vector = self.embed([text])[0]
+        vector.flags.writeable = False
+        return vector

@@ -103,11 +103,14 @@ class EvidenceScorer:
         self._cache_size = cache_size
         self._lock = threading.Lock()
 
-    def support(self, claims: list[str], candidates: list[str]) -> np.ndarray:
+    def support(
+        self, claims: list[str], candidates: list[str], claim_vectors: np.ndarray | None = None
+    ) -> np.ndarray:
         """support[i, j]: how well candidate j supports claim i, in [0, 1]."""
         if not claims or not candidates:
             return np.zeros((len(claims), len(candidates)), dtype=np.float32)
-        claim_vectors = self.embedder.embed(claims)
+        if claim_vectors is None:
+            claim_vectors = self.embedder.embed(claims)
         cosine = np.clip(claim_vectors @ self._sentence_vectors(candidates).T, 0.0, 1.0)
         lexical = np.array(
             [[term_recall(c, s) for s in candidates] for c in claims], dtype=np.float32
@@ -142,6 +145,7 @@ class EvidenceScorer:
         ]
         if not found:
             return []
-        scores = self.support([question], [span.text for _, span in found])[0]
+        question_vector = self.embedder.embed_query(question)[None, :]  # kept from retrieval
+        scores = self.support([question], [span.text for _, span in found], question_vector)[0]
         order = np.argsort(-scores, kind="stable")[:limit]
         return [Scored(found[i][0], found[i][1], float(scores[i])) for i in order]
