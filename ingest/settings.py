@@ -25,6 +25,10 @@ class IngestSettings(BaseSettings):
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
     parse_timeout_s: float = Field(120.0, gt=0, description="Time limit to parse one file.")
+    parse_cpu_s: int = Field(60, ge=1, description="CPU seconds the parser may spend on one file.")
+    parse_memory_mb: int = Field(
+        2048, ge=256, description="Address space of the parser process, in MB."
+    )
     csv_field_limit: int = Field(1_000_000, ge=1024, description="Largest CSV field, in chars.")
     json_max_depth: int = Field(64, ge=2, description="Deepest JSON nesting accepted.")
     csv_max_rows: int = Field(
@@ -32,6 +36,9 @@ class IngestSettings(BaseSettings):
     )
     pdf_max_pages: int = Field(
         5_000, ge=1, description="Pages read from one PDF file; the rest are left out."
+    )
+    pdf_max_stream_mb: float = Field(
+        75.0, gt=0, description="Largest decompressed PDF stream, in MB; larger ones fail the file."
     )
     keep_versions: int = Field(3, ge=1, description="Index versions kept on disk.")
 

@@ -32,7 +32,7 @@ from ingest.store import (
     write_version,
 )
 from ingest.units import Chunk
-from ingest.worker import ParseWorker
+from ingest.worker import ParserResources, ParseWorker
 
 
 @dataclass(frozen=True)
@@ -202,13 +202,17 @@ def _parse(
         settings.json_max_depth,
         settings.csv_max_rows,
         settings.pdf_max_pages,
+        int(settings.pdf_max_stream_mb * 1_000_000),
     )
     progress.note(f"loading the embedding model ({settings.embedding_model})")
     chunker = Chunker(
         embedder.tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens
     )
     progress.start("parsing", len(jobs), "files")
-    with ParseWorker(limits, settings.parse_timeout_s) as worker:
+    resources = ParserResources(
+        settings.parse_timeout_s, settings.parse_cpu_s, settings.parse_memory_mb
+    )
+    with ParseWorker(limits, resources) as worker:
         for job in jobs:
             name = job.file.name
             outcome = worker.parse(job.file.path)

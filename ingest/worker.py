@@ -1,13 +1,16 @@
-"""Parsing in a child process, so that a parser that hangs or crashes costs one file, not the run.
+"""Parsing in a child process, so that a parser that hangs, spins, balloons or crashes costs one
+file, not the run.
 
-The parent sends a path, the child answers with the loader's result; when no answer comes within
-the time limit the child is killed, the file is reported as timed out, and a fresh child takes
-over the next file.
+The parent sends a path, the child answers with the loader's result. The child runs under an
+address-space limit (a parser that balloons gets a MemoryError) and a CPU-time limit per file (the
+kernel stops a parser that spins); when no answer comes within the wall-clock limit the child is
+killed. Either way the file is reported with its reason and a fresh child takes over the next file.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -21,6 +24,19 @@ _CONTEXT = mp.get_context("spawn")
 _START_TIMEOUT_S = 120.0
 
 
+try:  # POSIX only; elsewhere the wall-clock limit is the one bound
+    import resource
+except ImportError:  # pragma: no cover
+    resource = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ParserResources:
+    timeout_s: float = 120.0  # wall clock per file
+    cpu_s: int = 60  # CPU time per file
+    memory_mb: int = 2048  # address space of the child process
+
+
 @dataclass(frozen=True)
 class ParseOutcome:
     result: LoadResult | None = None
@@ -29,29 +45,49 @@ class ParseOutcome:
 
 
 class ParseWorker:
-    def __init__(self, limits: ParseLimits, timeout_s: float):
+    def __init__(self, limits: ParseLimits, resources: ParserResources | None = None):
         self.limits = limits
-        self.timeout_s = timeout_s
+        self.resources = resources or ParserResources()
         self._process: mp.Process | None = None
         self._conn: Connection | None = None
 
     def parse(self, path: Path) -> ParseOutcome:
         conn = self._ensure_started()
         conn.send(str(path))
-        if not conn.poll(self.timeout_s):
+        timeout_s = self.resources.timeout_s
+        if not conn.poll(timeout_s):
             self.close()
-            return ParseOutcome(failed=f"parser timed out after {self.timeout_s:g} s")
+            return ParseOutcome(failed=f"parser timed out after {timeout_s:g} s")
         try:
             kind, payload = conn.recv()
         except (EOFError, OSError):
-            code = self._process.exitcode if self._process else None
+            reason = self._death_reason()
             self.close()
-            return ParseOutcome(failed=f"parser crashed (exit code {code})")
+            return ParseOutcome(failed=reason)
         if kind == "ok":
             return ParseOutcome(result=payload)
         if kind == "skip":
             return ParseOutcome(skipped=payload)
+        if kind == "oom":
+            # The child's heap may be left fragmented: a fresh child takes the next file.
+            self.close()
+            limit = f"limit {self.resources.memory_mb} MB, SOURCED_PARSE_MEMORY_MB"
+            return ParseOutcome(failed=f"{payload} ({limit})")
         return ParseOutcome(failed=payload)
+
+    def _death_reason(self) -> str:
+        process = self._process
+        if process is not None:
+            process.join(timeout=5)
+        code = process.exitcode if process is not None else None
+        if code is not None and code < 0 and -code in (signal.SIGXCPU, signal.SIGKILL):
+            # SIGXCPU at the soft CPU limit; SIGKILL if the parser ignored it up to the hard one.
+            return (
+                f"parser used more than {self.resources.cpu_s} s of CPU time (SOURCED_PARSE_CPU_S)"
+            )
+        if code is not None and code < 0:
+            return f"parser crashed ({signal.Signals(-code).name})"
+        return f"parser crashed (exit code {code})"
 
     def close(self) -> None:
         if self._process is not None:
@@ -74,7 +110,9 @@ class ParseWorker:
             return self._conn
         self.close()
         parent, child = _CONTEXT.Pipe()
-        process = _CONTEXT.Process(target=_serve, args=(child, self.limits), daemon=True)
+        process = _CONTEXT.Process(
+            target=_serve, args=(child, self.limits, self.resources), daemon=True
+        )
         process.start()
         child.close()
         if not parent.poll(_START_TIMEOUT_S):
@@ -85,14 +123,43 @@ class ParseWorker:
         return parent
 
 
-def _serve(conn: Connection, limits: ParseLimits) -> None:
+def _serve(conn: Connection, limits: ParseLimits, resources: ParserResources) -> None:
+    _limit_memory(resources.memory_mb)
     conn.send("ready")
     while True:
         try:
             path = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        conn.send(parse_here(Path(path), limits))
+        _limit_cpu_for_next_file(resources.cpu_s)
+        answer = parse_here(Path(path), limits)
+        try:
+            conn.send(answer)
+        except MemoryError:  # the result itself was too large to hand over
+            del answer
+            conn.send(("oom", "parser ran out of memory"))
+
+
+def _limit_memory(memory_mb: int) -> None:
+    if resource is None:
+        return
+    limit = memory_mb * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _limit_cpu_for_next_file(cpu_s: int) -> None:
+    """RLIMIT_CPU counts the process's whole life, so each file gets what was used plus cpu_s."""
+    if resource is None:
+        return
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime) + cpu_s + 1
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
 
 
 def parse_here(path: Path, limits: ParseLimits) -> tuple[str, object]:
@@ -104,7 +171,7 @@ def parse_here(path: Path, limits: ParseLimits) -> tuple[str, object]:
     except LoadError as exc:
         return "fail", exc.reason
     except MemoryError:
-        return "fail", "ran out of memory while parsing"
+        return "oom", "parser ran out of memory"
     except RecursionError:
         return "fail", "structure nested too deeply to parse"
     except PermissionError:

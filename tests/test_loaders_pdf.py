@@ -11,6 +11,7 @@ from ingest.store import open_index
 from ingest.sync import run_ingest
 
 from .conftest import CORPORA, SAMPLE
+from .hostile_files import pdf_page_loop, pdf_stream_bomb
 
 PDFS = CORPORA / "pdf"
 pytestmark = pytest.mark.corpora
@@ -98,3 +99,16 @@ def test_limits_reach_the_loaders_from_the_settings(tmp_path: Path, settings, em
     assert "only the first 3 of 5 pages" in report.warnings[0].reason
     pages = {c.source.page for c in open_index(limited.index_dir, "limited").chunks()}
     assert pages == {1, 2, 3}
+
+
+def test_a_stream_that_inflates_past_the_limit_fails_the_file(tmp_path: Path):
+    path = pdf_stream_bomb(tmp_path / "bomb.pdf", megabytes=3)
+    assert path.stat().st_size < 20_000
+    with pytest.raises(LoadError, match=r"safety limit \(1 MB, SOURCED_PDF_MAX_STREAM_MB\)"):
+        pdf.load(path, max_stream_bytes=1_000_000)
+    assert pdf.load(path).units[0].text.startswith("Hello bounded world")  # fits the default
+
+
+def test_a_page_tree_that_loops_fails_instead_of_hanging(tmp_path: Path):
+    with pytest.raises(LoadError, match="cyclic"):
+        pdf.load(pdf_page_loop(tmp_path / "loop.pdf"))

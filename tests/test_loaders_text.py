@@ -1,5 +1,8 @@
 from pathlib import Path
 
+import pytest
+
+from ingest.errors import LoadError
 from ingest.loaders import parser_version, text
 
 
@@ -30,3 +33,13 @@ def test_plain_text_is_one_unit_with_its_lines(tmp_path: Path):
 def test_unknown_extensions_have_no_parser():
     assert parser_version(Path("photo.png")) is None
     assert parser_version(Path("README.MD")).startswith(text.PARSER_VERSION + "+")
+
+
+def test_binary_data_under_a_text_extension_fails(tmp_path: Path):
+    path = tmp_path / "image.txt"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(range(256)))
+    with pytest.raises(LoadError, match="binary data"):
+        text.load(path)
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_text("Text saved as UTF-16 has NUL bytes but a BOM.", encoding="utf-16")
+    assert "UTF-16" in text.load(utf16).units[0].text

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 
+from ingest.errors import SkipFile
 from ingest.loaders import csv, docx, json, pdf, text
 from ingest.sanitize import SANITIZER_VERSION, strip_invisible
 from ingest.units import LoadResult
@@ -25,6 +26,7 @@ class ParseLimits:
     json_max_depth: int = 64
     csv_max_rows: int = 1_000_000
     pdf_max_pages: int = 5_000
+    pdf_max_stream_bytes: int = 75_000_000
 
 
 def parser_version(path: Path) -> str | None:
@@ -35,12 +37,16 @@ def parser_version(path: Path) -> str | None:
 
 def load_file(path: Path, limits: ParseLimits) -> LoadResult:
     module = LOADERS[path.suffix.lower()]
+    if path.stat().st_size == 0:
+        raise SkipFile("empty file")
     if module is csv:
         result = csv.load(path, field_limit=limits.csv_field_limit, max_rows=limits.csv_max_rows)
     elif module is json:
         result = json.load(path, max_depth=limits.json_max_depth)
     elif module is pdf:
-        result = pdf.load(path, max_pages=limits.pdf_max_pages)
+        result = pdf.load(
+            path, max_pages=limits.pdf_max_pages, max_stream_bytes=limits.pdf_max_stream_bytes
+        )
     else:
         result = module.load(path)
     return _without_invisible(result)

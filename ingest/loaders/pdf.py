@@ -3,8 +3,8 @@
 import logging
 from pathlib import Path
 
-from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, PdfReadError
+from pypdf import PdfReader, apply_configuration
+from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 
 from ingest.errors import LoadError, SkipFile
 from ingest.units import LoadResult, Source, Unit
@@ -16,7 +16,33 @@ EXTENSIONS = (".pdf",)
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def load(path: Path, max_pages: int = 5_000) -> LoadResult:
+def load(path: Path, max_pages: int = 5_000, max_stream_bytes: int = 75_000_000) -> LoadResult:
+    try:
+        with apply_configuration(**_stream_bounds(max_stream_bytes)):
+            return _load(path, max_pages)
+    except LimitReachedError as exc:
+        limit = f"{max_stream_bytes / 1_000_000:g} MB"
+        raise LoadError(
+            f"a stream or structure exceeds a safety limit ({limit}, SOURCED_PDF_MAX_STREAM_MB): "
+            f"{exc}"
+        ) from exc
+
+
+def _stream_bounds(max_bytes: int) -> dict[str, int]:
+    """One bound for every decoder pypdf has, so no filter can inflate a stream past it."""
+    return {
+        "maximum_declared_stream_length": max_bytes,
+        "array_based_stream_maximum_output_length": max_bytes,
+        "zlib_maximum_output_length": max_bytes,
+        "lzw_maximum_output_length": max_bytes,
+        "run_length_maximum_output_length": max_bytes,
+        "brotli_maximum_output_length": max_bytes,
+        "jbig2_maximum_output_length": max_bytes,
+        "image_maximum_buffer_size": max_bytes,
+    }
+
+
+def _load(path: Path, max_pages: int) -> LoadResult:
     try:
         reader = PdfReader(path, strict=False)
         _unlock(reader)

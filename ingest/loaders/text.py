@@ -11,7 +11,7 @@ from ingest.errors import SkipFile
 from ingest.loaders.textio import decode_text
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "text-1"
+PARSER_VERSION = "text-2"
 EXTENSIONS = (".md", ".markdown", ".txt", ".text", ".rst")
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t#]*$")

@@ -4,6 +4,8 @@ import codecs
 
 from charset_normalizer import from_bytes
 
+from ingest.errors import LoadError
+
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -23,6 +25,8 @@ def _decode(data: bytes) -> str:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             return data.decode(encoding, errors="replace")
+    if b"\0" in data[:8192]:  # text never holds NUL bytes outside UTF-16/32 (which carry a BOM)
+        raise LoadError("binary data, not text (NUL bytes near the start)")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
