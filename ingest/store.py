@@ -251,10 +251,7 @@ class IndexVersion:
 
 def current_version_name(root: Path, name: str) -> str | None:
     """The name of the current version (cheap: one small read), or None before the first build."""
-    try:
-        return (index_path(root, name) / "CURRENT").read_text().strip()
-    except FileNotFoundError:
-        return None
+    return _read_current(index_path(root, name)) or None
 
 
 def open_current(root: Path, name: str) -> IndexVersion | None:
@@ -378,19 +375,45 @@ def _next_number(directory: Path) -> int:
 
 
 def _remove_leftovers(directory: Path) -> None:
-    """Half-written versions of a killed build; only ever called under the writer lock."""
+    """What killed builds left: half-written versions, and whole ones killed before they were
+    made current (numbered past CURRENT, so no reader ever opened them). Only ever called under
+    the writer lock."""
     for path in directory.glob(f"{_TMP_PREFIX}*"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+    current = _VERSION.match(_read_current(directory))
+    current_number = int(current.group(1)) if current else 0
+    for number, path in _versions(directory):
+        if number > current_number:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _read_current(directory: Path) -> str:
+    try:
+        return (directory / "CURRENT").read_text().strip()
+    except FileNotFoundError:
+        return ""
 
 
 def _remove_old_versions(directory: Path, keep: int) -> None:
-    current = (directory / "CURRENT").read_text().strip()
+    current = _read_current(directory)
     for _, path in _versions(directory)[:-keep]:
         if path.name != current:
-            shutil.rmtree(path, ignore_errors=True)
+            # Renamed first, so a kill mid-removal leaves a leftover, never a half-deleted version.
+            doomed = directory / f"{_TMP_PREFIX}removed-{path.name}"
+            os.rename(path, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+
+
+def tidy(root: Path, name: str, keep: int) -> None:
+    """Clear what killed builds left and versions past `keep`, when a run writes nothing new.
+    The caller holds `write_lock(root, name)`."""
+    directory = index_path(root, name)
+    _remove_leftovers(directory)
+    if _read_current(directory):
+        _remove_old_versions(directory, keep)
 
 
 _SCHEMA = """

@@ -27,6 +27,7 @@ from ingest.store import (
     IndexSpec,
     IndexVersion,
     open_current,
+    tidy,
     uploads_path,
     write_lock,
     write_version,
@@ -116,6 +117,7 @@ def run_ingest(
             report.version = written.version
             report.documents, report.chunks = written.document_count, written.chunk_count
         else:
+            tidy(root, index, settings.keep_versions)
             report.documents, report.chunks = previous.document_count, previous.chunk_count
     report.seconds = time.monotonic() - started
     return report

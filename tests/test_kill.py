@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from fnmatch import fnmatch
 from pathlib import Path
 
 from ingest.store import open_index
@@ -87,3 +88,78 @@ def test_kills_at_every_stage_leave_a_loadable_index(tmp_path, settings, embedde
     assert final.chunks > first.chunks
     assert not list(docs.glob(".tmp-*")), "leftovers of killed builds are cleared"
     assert open_index(settings.index_dir, "docs").chunk_count == final.chunks
+
+
+# Kill points inside writing and swapping a version: tests/kill_at.py counts the file-system
+# events under the index folder (Python's audit hooks) and SIGKILLs the ingest on entry to one.
+KILL_AT = ROOT / "tests" / "kill_at.py"
+KILL_POINTS = {  # name → the first event that matches (kind, path pattern)
+    "taking the writer lock": ("open", "docs/.lock"),
+    "starting the new version (index.faiss next)": ("os.mkdir", "docs/.tmp-v*"),
+    "index.faiss written, chunk database next": ("sqlite3.connect", "*/chunks.sqlite"),
+    "chunk database written, BM25 next": ("open", "*/bm25/owner.npy"),
+    "BM25 half written": ("os.mkdir", "*/bm25/documents"),
+    "manifest next": ("open", "*/manifest.json"),
+    "meta.json next": ("open", "*/meta.json"),
+    "renaming the version into place": ("os.rename", "docs/.tmp-v*"),
+    "version in place, CURRENT not yet written": ("open", "docs/.tmp-CURRENT"),
+    "swapping CURRENT": ("os.rename", "docs/.tmp-CURRENT"),
+    "swapped, setting the old version aside": ("os.rename", "docs/v*"),
+    "deleting the old version": ("shutil.rmtree", "docs/.tmp-removed-v*"),
+}
+
+
+def killable_ingest(folder: Path, index_dir: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(KILL_AT), str(folder), "--index", "docs"],
+        cwd=ROOT,
+        env={**os.environ, "SOURCED_INDEX_DIR": str(index_dir), "SOURCED_KEEP_VERSIONS": "1"} | env,
+        capture_output=True,
+        text=True,
+    )
+
+
+def event_numbers(log: Path) -> dict[str, int]:
+    """Each kill point's event number in a logged build."""
+    events = [line.split(" ", 2) for line in log.read_text().splitlines()]
+    numbers = {}
+    for point, (kind, pattern) in KILL_POINTS.items():
+        numbers[point] = next(
+            int(n) for n, event, path in events if event == kind and fnmatch(path, pattern)
+        )
+    return numbers
+
+
+def test_kills_at_each_step_of_writing_and_swapping(tmp_path, settings, embedder):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for path in SAMPLE.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    settings = settings.model_copy(update={"keep_versions": 1})
+    run_ingest([folder], "docs", settings, embedder=embedder)
+    docs = settings.index_dir / "docs"
+    change = folder / "changing.md"
+    change.write_text("# Changing\nThe first change of a note that keeps changing.")
+    log = tmp_path / "events.log"
+    mapped = killable_ingest(folder, settings.index_dir, KILL_EVENT_LOG=str(log))
+    assert mapped.returncode == 0, mapped.stderr
+    numbers = event_numbers(log)
+    assert list(numbers.values()) == sorted(numbers.values()), "points are in write order"
+
+    for n, (point, number) in enumerate(numbers.items()):
+        before = open_index(settings.index_dir, "docs").version
+        text = f"# Changing\nChange number {n} of a note that keeps changing."
+        change.write_text(text)
+        killed = killable_ingest(folder, settings.index_dir, KILL_AT_EVENT=str(number))
+        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
+        assert (docs / ".lock").exists()  # the lock file stays; the OS lock died with the writer
+        after = open_index(settings.index_dir, "docs").version
+        assert after in (before, f"v{int(before[1:]) + 1:06d}"), point
+        assert_a_good_version_is_current(settings.index_dir, embedder, {before, after})
+
+        # The next run is not refused by the stale lock, finishes, and clears every leftover.
+        run_ingest([folder], "docs", settings, embedder=embedder)
+        current = open_index(settings.index_dir, "docs")
+        assert [p.name for p in docs.iterdir() if p.name.startswith(".tmp-")] == [], point
+        assert sorted(p.name for p in docs.glob("v*")) == [current.version], point
+        assert [c.text for c in current.chunks() if c.document == "changing.md"] == [text], point
