@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
+import os
 import sys
 
 from ingest import cli as ingest_cli
@@ -22,7 +24,26 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP service")
     serve.add_argument("--host", default=None, help="address to bind (default: SOURCED_HOST)")
     serve.add_argument("--port", type=int, default=None, help="port (default: SOURCED_PORT)")
+    serve.add_argument(
+        "--insecure-no-auth", action="store_true",
+        help="allow a non-loopback address without API keys (anyone who can reach it may ask)",
+    )  # fmt: skip
     serve.set_defaults(handler=_serve)
+
+    keys = commands.add_parser("keys", help="create and manage API keys (stored hashed)")
+    keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    add = keys_commands.add_parser("add", help="create a key, store its hash, print it once")
+    add.add_argument("name", help="who or what the key is for (shown in logs)")
+    add.add_argument("--index", action="append", default=[], metavar="NAME",
+                     help="limit the key to this index (repeatable; default: all)")  # fmt: skip
+    add.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    remove = keys_commands.add_parser("remove", help="revoke a key by name")
+    remove.add_argument("name")
+    remove.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    listing = keys_commands.add_parser("list", help="the keys' names and scopes")
+    listing.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    keys_commands.add_parser("new", help="print a fresh random key (for SOURCED_API_KEYS)")
+    keys.set_defaults(handler=_keys)
 
     ask = commands.add_parser("ask", help="answer one question from an index, without a server")
     ask.add_argument("question")
@@ -74,24 +95,96 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
     import uvicorn
 
     from app.errors import AppError
+    from app.keys import KeyRing
     from app.main import create_app
     from app.services import build_services
     from app.settings import get_settings
 
     settings = get_settings()
+    host = args.host or settings.host
+    keys = KeyRing.load(settings.api_keys, settings.api_keys_file)  # a bad keys file: one line
+    if not keys.enabled and not is_loopback(host) and not args.insecure_no_auth:
+        print(
+            f"error: refusing to serve on {host} without API keys: anyone who can reach it "
+            "could read your documents. Set SOURCED_API_KEYS or SOURCED_API_KEYS_FILE "
+            "(`sourced keys add NAME`), or pass --insecure-no-auth if the network is yours.",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:  # load before serving, so a bad model or backend is one clear line, not a traceback
         services = build_services(settings)
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    if not keys.enabled and not is_loopback(host):
+        logging.warning("serving on %s with no API keys (--insecure-no-auth)", host)
     uvicorn.run(
         create_app(settings, services=services),
-        host=args.host or settings.host,
+        host=host,
         port=args.port or settings.port,
         log_level="info",
     )
     return 0
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+def _keys(args: argparse.Namespace, _: IngestSettings) -> int:
+    from pathlib import Path
+
+    from app.keys import key_line, new_key, read_keys_file
+    from app.settings import get_settings
+
+    if args.keys_command == "new":
+        print(new_key())
+        return 0
+    configured = get_settings().api_keys_file
+    path = Path(args.file) if args.file else configured
+    if path is None:
+        print("error: name the keys file with --file or SOURCED_API_KEYS_FILE", file=sys.stderr)
+        return 2
+    stored = read_keys_file(path) if path.is_file() else []
+    names = [k.principal.name for k in stored]
+    if args.keys_command == "list":
+        for key in stored:
+            scope = ", ".join(sorted(key.principal.indexes or ())) or "every index"
+            print(f"{key.principal.name}\t{scope}")
+        return 0
+    if args.keys_command == "remove":
+        if args.name not in names:
+            print(f"error: no key named '{args.name}' in {path.name}", file=sys.stderr)
+            return 2
+        lines = path.read_text().splitlines()
+        kept = [line for line in lines if line.split(maxsplit=1)[:1] != [args.name]]
+        _write_private(path, "\n".join(kept) + "\n")
+        print(f"removed key '{args.name}'")
+        return 0
+    if args.name in names:
+        print(f"error: a key named '{args.name}' exists; remove it first", file=sys.stderr)
+        return 2
+    key = new_key()
+    line = key_line(args.name, key, args.index)
+    existing = path.read_text() if path.is_file() else "# Sourced API keys: NAME SHA256 SCOPE\n"
+    _write_private(path, existing.rstrip("\n") + "\n" + line + "\n")
+    print(key)
+    print(f"(stored hashed in {path}; this is the only time the key is shown)", file=sys.stderr)
+    return 0
+
+
+def _write_private(path, text: str) -> None:
+    """Owner-only permissions, written to a temporary file and renamed into place."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def _ask(args: argparse.Namespace, _: IngestSettings) -> int:

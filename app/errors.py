@@ -28,6 +28,7 @@ log = logging.getLogger("sourced")
 class AppError(Exception):
     status = 500
     code = "internal_error"
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
@@ -43,6 +44,20 @@ class InvalidRequest(AppError):
 
 class NotFound(AppError):
     status, code = 404, "not_found"
+
+
+class Forbidden(AppError):
+    """A valid API key used outside its scope."""
+
+    status, code = 403, "forbidden"
+
+
+class ServerBusy(AppError):
+    status, code = 503, "server_busy"
+
+    def __init__(self, message: str, retry_after_s: int):
+        super().__init__(message)
+        self.headers = {"retry-after": str(retry_after_s)}
 
 
 class IndexUnusable(AppError):
@@ -63,8 +78,21 @@ def error_body(status: int, code: str, message: str, field: str | None = None) -
     return {"error": {"status": status, "code": code, "message": message, "field": field}}
 
 
-def error_response(status: int, code: str, message: str, field: str | None = None):
-    return JSONResponse(error_body(status, code, message, field), status_code=status)
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+):
+    return JSONResponse(
+        error_body(status, code, message, field), status_code=status, headers=headers
+    )
+
+
+async def send_error(scope, send, status: int, code: str, message: str, headers: dict) -> None:
+    """The same error shape from plain ASGI middleware, before any route runs."""
+    await error_response(status, code, message, headers=headers)(scope, None, send)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
@@ -73,7 +101,7 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_la
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError):
-        return error_response(exc.status, exc.code, exc.message, exc.field)
+        return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
 
     @app.exception_handler(IndexNotFoundError)
     async def _no_index(_: Request, exc: IndexNotFoundError):

@@ -9,8 +9,10 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from app.access import AccessControl
 from app.api import ask, health, indexes, openai, uploads
-from app.errors import error_body, install_error_handlers
+from app.errors import install_error_handlers, send_error
+from app.keys import KeyRing
 from app.llm import LLM
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -39,6 +41,11 @@ def create_app(
         max_bytes=settings.max_body_kb * 1024,
         # a whole multipart request: a few files at the per-file limit, plus their headers
         upload_bytes=int(settings.max_upload_mb * 1024 * 1024 * 10) + 65536,
+    )
+    app.add_middleware(
+        AccessControl,
+        keys=KeyRing.load(settings.api_keys, settings.api_keys_file),
+        per_minute=settings.rate_limit_per_minute,
     )
     app.include_router(health.router)
     app.include_router(indexes.router)
@@ -102,7 +109,7 @@ class BodyLimit:
             limit = self.upload_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            return await self._too_large(send, limit)
+            return await self._too_large(scope, send, limit)
         seen = 0
 
         async def limited_receive():
@@ -116,17 +123,11 @@ class BodyLimit:
         try:
             await self.app(scope, limited_receive, send)
         except _TooLarge:
-            await self._too_large(send, limit)
+            await self._too_large(scope, send, limit)
 
-    async def _too_large(self, send, limit: int) -> None:
-        import json
-
-        body = json.dumps(
-            error_body(413, "payload_too_large", f"request body over {limit} bytes")
-        ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-        await send({"type": "http.response.start", "status": 413, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    async def _too_large(self, scope, send, limit: int) -> None:
+        message = f"request body over {limit} bytes"
+        await send_error(scope, send, 413, "payload_too_large", message, {})
 
 
 class _TooLarge(Exception):

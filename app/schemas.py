@@ -162,12 +162,16 @@ ERROR_RESPONSES: dict[int | str, dict] = {
     status: {"model": ErrorResponse, "description": description}
     for status, description in {
         400: "The request cannot be carried out as asked",
+        401: "An API key is needed, or the one sent is not valid",
+        403: "The API key does not reach this index",
         404: "Not found (an unknown index, chunk or path)",
         409: "The index cannot be used now (busy, or built with other settings)",
         413: "The request body is too large",
         422: "The request is invalid; `field` names the culprit",
+        429: "Too many requests for this key; `Retry-After` says when to retry",
         500: "An internal error (the server log has the details)",
         502: "The language model failed",
+        503: "The language model's queue is full; `Retry-After` says when to retry",
         504: "The language model did not answer in time",
     }.items()
 }

@@ -24,6 +24,17 @@ class Settings(IngestSettings):
     max_history_turns: int = Field(20, ge=0, description="Most prior turns a request may send.")
     snippet_chars: int = Field(300, ge=40, description="Length of each source's snippet.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload.")
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys, each `KEY` (every index) or `KEY:INDEX|INDEX`; "
+        "empty: no keys (then the server only binds to a loopback address).",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File of hashed keys written by `sourced keys add`."
+    )
+    rate_limit_per_minute: int = Field(
+        120, ge=0, description="Requests a minute per API key (no limit without keys); 0: off."
+    )
 
     # Retrieval and answers
     retrieval_mode: Literal["hybrid", "dense", "bm25"] = Field(
@@ -80,6 +91,9 @@ class Settings(IngestSettings):
     llm_timeout_s: float = Field(120.0, gt=0, description="Time limit for one LLM call.")
     llm_retries: int = Field(2, ge=0, le=10, description="Retries on 429 and 5xx answers.")
     llm_concurrency: int = Field(1, ge=1, description="LLM calls run at once; others wait.")
+    llm_queue_size: int = Field(
+        8, ge=0, description="LLM calls that may wait for a turn; past it requests get 503."
+    )
     llm_context_tokens: int = Field(
         2048, ge=256, description="Prompt plus answer budget, in LLM tokens."
     )

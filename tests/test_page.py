@@ -165,3 +165,49 @@ def test_an_unreachable_llm_is_a_clear_message(browser, tmp_path):
         assert error.inner_text().startswith("The language model is unavailable")
         assert page.locator(".card").count() == 5, "the sources still show"
         context.close()
+
+
+PAGE_KEY = "sk-page-test-key-0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(tmp_path_factory):
+    index_dir = sample_index(tmp_path_factory.mktemp("keyed"))
+    env = {
+        "SOURCED_INDEX_DIR": str(index_dir),
+        "SOURCED_LLM_BACKEND": "fake",
+        "SOURCED_API_KEYS": PAGE_KEY,
+    }
+    with running_server(env) as (url, _):
+        yield url
+
+
+def test_the_page_asks_for_the_key_once_and_keeps_it_for_the_session(browser, keyed_server):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(keyed_server)
+    dialog = page.locator("#key-dialog")
+    dialog.wait_for(state="visible")
+    assert "needs an API key" in page.inner_text("#key-message")
+    page.fill("#key", "sk-wrong-key-0123456789")
+    page.click("#key-use")
+    page.wait_for_function(
+        "document.querySelector('#key-message').textContent.includes('not accepted')"
+    )
+    page.fill("#key", PAGE_KEY)
+    page.click("#key-use")
+    page.wait_for_selector("#index option", state="attached")
+    assert not dialog.is_visible()
+    ask(page, "How do I install Sourced?")
+    assert page.locator(".card").count() == 5
+    page.reload()  # the same tab's session: no second prompt
+    page.wait_for_selector("#index option", state="attached")
+    assert not dialog.is_visible()
+    context.close()
+    fresh = browser.new_context().new_page()  # another session is asked again
+    fresh.goto(keyed_server)
+    fresh.locator("#key-dialog").wait_for(state="visible")
+    fresh.context.close()
+    assert not errors, errors

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep
+from app.deps import PrincipalDep, ServicesDep, check_scope
 from app.errors import AppError, error_body
 from app.rag.pipeline import StreamEvent
 from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse
@@ -18,12 +18,13 @@ router = APIRouter(responses=ERROR_RESPONSES)
     response_model=AskResponse,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def ask(request: AskRequest, services: ServicesDep):
+async def ask(request: AskRequest, services: ServicesDep, principal: PrincipalDep):
     """Answer a question from an index, with the sources the answer cites.
 
     With `"stream": true` the answer comes as Server-Sent Events: `sources` first, then
     `token` events as the answer is written, then `done` with the whole response (citations,
     usage, timings); a failure while writing arrives as an `error` event."""
+    check_scope(principal, request.index or services.settings.default_index)
     if not request.stream:
         # Retrieval and generation block; they run off the event loop.
         return await run_in_threadpool(services.pipeline.answer, request)

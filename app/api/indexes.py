@@ -1,7 +1,7 @@
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import IndexName, ServicesDep
+from app.deps import IndexName, PrincipalDep, ServicesDep, check_scope
 from app.errors import NotFound
 from app.schemas import ERROR_RESPONSES, ChunkContext, ChunkOut, IndexOut
 
@@ -9,9 +9,11 @@ router = APIRouter(responses=ERROR_RESPONSES)
 
 
 @router.get("/indexes", response_model=list[IndexOut])
-async def indexes(services: ServicesDep) -> list[IndexOut]:
-    """The indexes that can be asked, with their current version and counts."""
+async def indexes(services: ServicesDep, principal: PrincipalDep) -> list[IndexOut]:
+    """The indexes that can be asked (those the API key reaches), with their current version
+    and counts."""
     versions = await run_in_threadpool(services.library.names)
+    versions = [v for v in versions if principal.may_use(v.name)]
     return [
         IndexOut(
             name=v.name,
@@ -30,9 +32,11 @@ async def chunk(
     name: IndexName,
     chunk_id: str,
     services: ServicesDep,
+    principal: PrincipalDep,
     around: int = Query(1, ge=0, le=5, description="neighbours each side"),
 ) -> ChunkContext:
     """A chunk with its neighbouring chunks in the same document, to read a citation in place."""
+    check_scope(principal, name)
     version = await run_in_threadpool(services.library.get, name)
     found = await run_in_threadpool(version.chunk_in_context, chunk_id, around)
     if found is None:

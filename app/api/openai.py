@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import ServicesDep
+from app.deps import PrincipalDep, ServicesDep, check_scope
 from app.errors import AppError, InvalidRequest, NotFound, error_body
 from app.rag.pipeline import StreamEvent
 from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse, LLMOptions, SourceOut, Turn
@@ -91,10 +91,12 @@ class ChatCompletion(BaseModel):
 
 
 @router.get("/models", response_model=ModelList)
-async def models(services: ServicesDep) -> ModelList:
-    """The indexes, as models."""
+async def models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
+    """The indexes (those the API key reaches), as models."""
     cards = []
     for version in list_indexes(services.settings.index_dir):
+        if not principal.may_use(version.name):
+            continue
         built = version.built_at.replace("Z", "+00:00")
         created = int(_timestamp(built))
         cards.append(ModelCard(id=version.name, created=created))
@@ -106,8 +108,9 @@ async def models(services: ServicesDep) -> ModelList:
     response_model=ChatCompletion,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def chat_completions(request: ChatRequest, services: ServicesDep):
+async def chat_completions(request: ChatRequest, services: ServicesDep, principal: PrincipalDep):
     """Answer the last user message from the index named by `model`."""
+    check_scope(principal, request.model, "model")
     ask = _ask_request(request, services.settings)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -15,7 +15,7 @@ from fastapi import APIRouter, File, UploadFile
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from app.deps import IndexName, ServicesDep
+from app.deps import IndexName, PrincipalDep, ServicesDep, check_scope
 from app.errors import InvalidRequest
 from app.schemas import ERROR_RESPONSES
 from ingest.loaders import SUPPORTED_EXTENSIONS
@@ -48,9 +48,13 @@ def safe_name(raw: str) -> str:
 
 @router.post("/indexes/{name}/documents", response_model=UploadReport)
 async def upload(
-    name: IndexName, services: ServicesDep, files: Annotated[list[UploadFile], File()]
+    name: IndexName,
+    services: ServicesDep,
+    principal: PrincipalDep,
+    files: Annotated[list[UploadFile], File()],
 ) -> UploadReport:
     """Add files to an index (created when missing). Each file gets its own result."""
+    check_scope(principal, name)
     settings = services.settings
     folder = uploads_path(settings.index_dir, name)  # also checks the index name
     if not files:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
@@ -23,6 +22,7 @@ from typing import Any
 
 from app.errors import InvalidRequest
 from app.llm.base import LLM, Completion, GenerationParams
+from app.llm.queue import LLMQueue
 from app.rag.citations import CitationCheck, Quote, SourceCheck, check_citations, resolve_citations
 from app.rag.evidence import EvidenceScorer, Scored
 from app.rag.followup import Rewrite, standalone_query, uses_llm
@@ -80,7 +80,7 @@ class AnswerPipeline:
         self.retriever = retriever
         self.llm = llm
         self.scorer = scorer
-        self._slots = threading.BoundedSemaphore(settings.llm_concurrency)
+        self.llm_queue = LLMQueue(settings.llm_concurrency, settings.llm_queue_size)
 
     @property
     def llm_capable(self) -> bool:
@@ -95,7 +95,7 @@ class AnswerPipeline:
         prepared = self.prepare(request)
         if prepared.plan != "generate":
             return self.finish(prepared, None)
-        with self._slots:
+        with self.llm_queue.admit():
             completion = self.llm.complete(prepared.prompt.messages, prepared.params)
         return self.finish(prepared, completion)
 
@@ -105,18 +105,24 @@ class AnswerPipeline:
         Validation and retrieval errors raise before the first event; errors while the
         answer is written are raised from the iterator."""
         prepared = self.prepare(request)
-        yield "sources", [self._source(n, h, None) for n, h in enumerate(prepared.hits, 1)]
-        if prepared.plan != "generate":
-            response = self.finish(prepared, None)
-            yield "token", response.answer
-            yield "done", response
-            return
-        with self._slots:
-            for item in self.llm.stream(prepared.prompt.messages, prepared.params):
-                if isinstance(item, Completion):
-                    yield "done", self.finish(prepared, item)
-                else:
-                    yield "token", item
+        # A place in the LLM queue is taken before the first event, so a full queue is a 503.
+        turn = self.llm_queue.admit() if prepared.plan == "generate" else None
+        try:
+            yield "sources", [self._source(n, h, None) for n, h in enumerate(prepared.hits, 1)]
+            if turn is None:
+                response = self.finish(prepared, None)
+                yield "token", response.answer
+                yield "done", response
+                return
+            with turn:
+                for item in self.llm.stream(prepared.prompt.messages, prepared.params):
+                    if isinstance(item, Completion):
+                        yield "done", self.finish(prepared, item)
+                    else:
+                        yield "token", item
+        finally:
+            if turn is not None:
+                turn.release()  # also when the client left before its turn came
 
     def prepare(self, request: AskRequest) -> Prepared:
         """Check the request, retrieve, weigh the evidence and build the prompt."""
@@ -145,7 +151,7 @@ class AnswerPipeline:
         index = self.library.get(name)
         history = [turn.model_dump() for turn in request.history]
         rewrite_by_llm = bool(history) and uses_llm(settings.query_rewrite, self.llm_capable)
-        with self._slots if rewrite_by_llm else nullcontext():
+        with self.llm_queue.admit() if rewrite_by_llm else nullcontext():
             query, rewrite = standalone_query(
                 request.question, history, settings.query_rewrite, self.llm, self.llm_capable
             )

@@ -29,6 +29,40 @@ function renderMarkdown(text) {
   }).join("");
 }
 
+// API keys: a server with keys answers 401. The page then asks for the key once, keeps it for
+// this browser session (sessionStorage, gone when the tab closes) and sends it as a bearer token.
+const KEY = "sourced-api-key";
+let keyPrompt = null; // the open prompt, shared by every request that is waiting for a key
+
+async function api(url, options = {}) {
+  for (;;) {
+    const key = sessionStorage.getItem(KEY);
+    const headers = { ...(options.headers || {}) };
+    if (key) headers.authorization = `Bearer ${key}`;
+    const response = await fetch(url, { ...options, headers });
+    if (response.status !== 401) return response;
+    const retry = await askForKey(key ? "That key was not accepted. Enter a valid API key:" : "This server needs an API key:");
+    if (!retry) return response;
+  }
+}
+
+function askForKey(message) {
+  keyPrompt ??= new Promise((resolve) => {
+    const dialog = $("key-dialog");
+    $("key-message").textContent = message;
+    $("key").value = "";
+    dialog.addEventListener("close", () => {
+      const key = dialog.returnValue === "use" ? $("key").value.trim() : "";
+      if (key) sessionStorage.setItem(KEY, key);
+      keyPrompt = null;
+      resolve(Boolean(key));
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+  });
+  return keyPrompt;
+}
+
 function notice(message) {
   $("notice").textContent = message || "";
   $("notice").hidden = !message;
@@ -36,7 +70,11 @@ function notice(message) {
 
 async function loadIndexes() {
   try {
-    const response = await fetch("/indexes");
+    const response = await api("/indexes");
+    if (!response.ok) {
+      notice((await response.json()).error.message);
+      return;
+    }
     const indexes = await response.json();
     const select = $("index");
     select.replaceChildren();
@@ -116,7 +154,7 @@ async function openSource(n) {
   card.classList.add("active");
   card.scrollIntoView({ block: "nearest", behavior: "smooth" });
   const index = $("index").value;
-  const response = await fetch(`/indexes/${encodeURIComponent(index)}/chunks/${encodeURIComponent(source.chunk_id)}?around=1`);
+  const response = await api(`/indexes/${encodeURIComponent(index)}/chunks/${encodeURIComponent(source.chunk_id)}?around=1`);
   const body = await response.json();
   $("reader").hidden = false;
   $("reader-title").textContent = `[${n}] ${source.document}${source.locator ? " · " + source.locator : ""}`;
@@ -183,7 +221,7 @@ async function ask(question) {
   $("stop").hidden = false;
   let text = "";
   try {
-    const response = await fetch("/ask", {
+    const response = await api("/ask", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ question, index: $("index").value || undefined, history: state.history, stream: true }),
@@ -259,7 +297,7 @@ async function upload(files) {
   const list = $("uploads");
   list.replaceChildren(Object.assign(document.createElement("li"), { textContent: `Adding ${files.length} file(s) to ${index}…` }));
   try {
-    const response = await fetch(`/indexes/${encodeURIComponent(index)}/documents`, { method: "POST", body: form });
+    const response = await api(`/indexes/${encodeURIComponent(index)}/documents`, { method: "POST", body: form });
     const body = await response.json();
     list.replaceChildren();
     if (!response.ok) throw Object.assign(new Error(), { detail: body.error });
