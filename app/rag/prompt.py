@@ -7,6 +7,7 @@ The lowest-ranked chunks are dropped first when the budget is short, and the cal
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,9 +41,17 @@ def source_label(hit: Hit) -> str:
 
 
 def _block(n: int, hit: Hit) -> str:
-    # Chunk text cannot close or spoof the delimiters.
-    text = hit.chunk.text.replace("<<<", "‹‹‹").replace(">>>", "›››")
-    return f"[{n}] ({source_label(hit)})\n{text}"
+    return f"[{n}] ({source_label(hit)})\n{quoted(hit.chunk.text)}"
+
+
+def quoted(text: str) -> str:
+    """Chunk text as it goes into the prompt: it cannot close or open the SOURCES markers, and a
+    line of it cannot pose as the header of another source (`[2] (secret.pdf)`)."""
+    text = text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+    return _HEADER_LIKE.sub(r"\1(\2)\3", text)
+
+
+_HEADER_LIKE = re.compile(r"^(\s*)\[(\d+)\](\s*\()", re.MULTILINE)
 
 
 def build_prompt(
