@@ -5,6 +5,7 @@ documented, and every response matches the schema."""
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 
 import pytest
 import schemathesis
@@ -18,21 +19,28 @@ from ingest.sync import run_ingest
 
 from .conftest import SAMPLE
 
+KEY = "sk-fuzz-key-0123456789abcdef"
 
-@pytest.fixture(scope="module")
-def api_schema(tmp_path_factory, model):
+
+@pytest.fixture(scope="module", params=["open", "keyed"])
+def api_schema(request, tmp_path_factory, model):
+    """The app without keys, and with keys configured (the fuzzer sends the key on half of
+    the requests: the rest must be 401s that match the schema too)."""
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(SAMPLE, root / "docs")
-    config = Settings(index_dir=root / "indexes", llm_backend="fake", _env_file=None)
+    keys = KEY if request.param == "keyed" else ""
+    config = Settings(index_dir=root / "indexes", llm_backend="fake", api_keys=keys, _env_file=None)
     run_ingest([root / "docs"], "default", config)
     app = create_app(config, services=build_services(config))
     app.state.services = build_services(config)  # the ASGI transport runs no lifespan
-    return schemathesis.openapi.from_asgi("/openapi.json", app)
+    return request.param, schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
 def test_no_5xx_and_every_response_matches_the_schema(api_schema):
-    operations = [result.ok() for result in api_schema.get_all_operations()]
+    variant, schema = api_schema
+    operations = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in operations} >= {"POST /ask", "GET /indexes"}
+    cases, statuses = 0, Counter()
     for operation in operations:
 
         @given(case=operation.as_strategy())
@@ -46,6 +54,16 @@ def test_no_5xx_and_every_response_matches_the_schema(api_schema):
         def check(case):
             # Limits that are settings (top_k, question length, history) are enforced by the
             # server, not written into the schema, so a schema-valid request may be a 422.
-            case.call_and_validate(excluded_checks=[positive_data_acceptance])
+            nonlocal cases
+            headers = {"authorization": f"Bearer {KEY}"} if cases % 2 else {}
+            response = case.call_and_validate(
+                headers=headers, excluded_checks=[positive_data_acceptance]
+            )
+            cases += 1
+            statuses[response.status_code] += 1
 
         check()
+    print(f"schemathesis ({variant}): {cases} cases, statuses {dict(sorted(statuses.items()))}")
+    assert cases > 100
+    if variant == "keyed":
+        assert statuses[401] > 0 and statuses[200] > 0
