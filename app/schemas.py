@@ -114,6 +114,12 @@ class IndexOut(BaseModel):
     chunks: int
     embedding_model: str
     built_at: str
+    search: Literal["exact", "approximate"] = Field(
+        description="exact vector search, or an HNSW graph (large indexes)"
+    )
+    search_recall_at_10: float | None = Field(
+        None, description="approximate search: share of the exact top 10 found, measured at build"
+    )
 
 
 class Health(BaseModel):

@@ -31,7 +31,7 @@ class Services:
 
 def build_services(settings: Settings, llm: LLM | None = None) -> Services:
     started = time.perf_counter()
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = Embedder.from_settings(settings)
     embedder.embed_query("warm up")  # load and warm the model now, not on the first request
     llm = llm or create_llm(settings)
     llm.load()

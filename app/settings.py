@@ -78,11 +78,13 @@ class Settings(IngestSettings):
     )
 
     # The LLM
-    llm_backend: str = Field("local", description="local, openai, ollama or fake.")
+    llm_backend: str = Field(
+        "local", description="local, llamacpp (optional extra), openai, ollama or fake."
+    )
     llm_model: str = Field(
         "",
-        description="Model: a local HF folder or hub name (local), or the server's model name "
-        "(openai, ollama). Empty: the bundled SmolLM2-135M-Instruct (local).",
+        description="Model: a local HF folder or hub name (local), a .gguf file (llamacpp), or "
+        "the server's model name (openai, ollama). Empty: the bundled SmolLM2-135M-Instruct.",
     )
     llm_base_url: str = Field(
         "", description="Server URL (openai: …/v1; ollama: http://127.0.0.1:11434)."
@@ -100,6 +102,9 @@ class Settings(IngestSettings):
     llm_max_tokens: int = Field(200, ge=1, description="Longest answer, in tokens, by default.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="0 answers greedily.")
     llm_dtype: str = Field("bfloat16", description="Local model dtype: bfloat16 or float32.")
+    llm_threads: int = Field(
+        0, ge=0, description="CPU threads for the local and llamacpp backends; 0: all cores."
+    )
     model_cache_dir: Path = Field(
         Path("~/.cache/sourced"),
         description="Where the local model converted from GGUF is cached.",

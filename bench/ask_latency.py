@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import percentile
+
 from app.schemas import AskRequest
 from app.services import build_services
 from app.settings import Settings
@@ -30,11 +32,6 @@ QUESTIONS = [
     "Does Sourced send my documents anywhere?",
     "What does the error about another embedding model mean?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:

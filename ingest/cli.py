@@ -71,6 +71,7 @@ def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
             "chunks": v.chunk_count,
             "embedding_model": v.spec.embedding_model,
             "built_at": v.built_at,
+            "search": v.vector_index_info.describe(),
         }
         for v in found
     ]
@@ -79,12 +80,12 @@ def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
     elif not rows:
         print(f"No indexes yet in {settings.index_dir}. Build one with `sourced ingest FOLDER`.")
     else:
-        header = f"{'NAME':<20} {'VERSION':<9} {'DOCS':>6} {'CHUNKS':>8}  BUILT AT"
+        header = f"{'NAME':<20} {'VERSION':<9} {'DOCS':>6} {'CHUNKS':>8}  {'BUILT AT':<20}  SEARCH"
         print(header)
         for r in rows:
             print(
                 f"{r['name']:<20} {r['version']:<9} {r['documents']:>6} {r['chunks']:>8}  "
-                f"{r['built_at']}"
+                f"{r['built_at']:<20}  {r['search']}"
             )
     return EXIT_OK
 

@@ -5,6 +5,7 @@ Every field is documented in the README's configuration table; a test keeps the 
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,12 @@ class IngestSettings(BaseSettings):
         description="sentence-transformers model name or local path used to embed chunks.",
     )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="Chunks embedded per batch.")
+    embedding_runtime: Literal["torch", "onnx-int8"] = Field(
+        "torch", description="torch, or onnx-int8 (all-MiniLM-L6-v2 only; optional extra)."
+    )
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="torch runtime: auto is bfloat16 where the CPU has it natively."
+    )
     chunk_size: int = Field(200, ge=16, description="Largest chunk, in embedding-model tokens.")
     chunk_overlap: int = Field(30, ge=0, description="Tokens shared by neighbouring chunks.")
     max_file_mb: float = Field(100.0, gt=0, description="Files larger than this are skipped.")
@@ -41,6 +48,9 @@ class IngestSettings(BaseSettings):
         75.0, gt=0, description="Largest decompressed PDF stream, in MB; larger ones fail the file."
     )
     keep_versions: int = Field(3, ge=1, description="Index versions kept on disk.")
+    ann_min_chunks: int = Field(
+        50_000, ge=1, description="From this many chunks, vector search is approximate (HNSW)."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> "IngestSettings":

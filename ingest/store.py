@@ -6,7 +6,8 @@
       uploads/           files uploaded through the service, ingested as `uploads/…`
       v000007/           one immutable version:
         meta.json          format, embedding model and dimension, chunking, counts, build time
-        index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i
+        index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i:
+                           exact search, or an HNSW graph past SOURCED_ANN_MIN_CHUNKS (vectors.py)
         chunks.sqlite      chunk i's id, document, text, offsets and provenance
         manifest.json      every ingested file: size, mtime, sha256, parser version, chunk ids
         bm25/              the BM25 term index over the chunk texts (numpy arrays and JSON)
@@ -35,6 +36,7 @@ import faiss
 import numpy as np
 from filelock import FileLock, Timeout
 
+from ingest import vectors as vector_index
 from ingest.errors import (
     IndexCorruptError,
     IndexLockedError,
@@ -140,12 +142,17 @@ class IndexVersion:
                 f"{self.name} --rebuild`, or change the settings back."
             )
 
+    @property
+    def vector_index_info(self) -> vector_index.VectorIndexInfo:
+        """Exact or approximate search, and the approximate one's measured recall."""
+        return vector_index.VectorIndexInfo.from_dict(self.meta.get("vectors"))
+
     @cached_property
     def faiss_index(self) -> faiss.Index:
         index = faiss.read_index(str(self.path / "index.faiss"))
         if index.ntotal != self.chunk_count or index.d != self.dimension:
             raise IndexCorruptError(f"index '{self.name}' {self.version}: vectors do not match")
-        return index
+        return vector_index.prepare(index, self.vector_index_info)
 
     @cached_property
     def _db(self) -> sqlite3.Connection:
@@ -232,11 +239,7 @@ class IndexVersion:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector, among `rows` only when given; rows are -1
         where fewer than k exist."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if rows is None:
-            return self.faiss_index.search(queries, k)
-        params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(rows))
-        return self.faiss_index.search(queries, k, params=params)
+        return vector_index.search(self.faiss_index, self.vector_index_info, queries, k, rows)
 
     def vectors_of(self, rows: list[int]) -> np.ndarray:
         """The vectors of the given rows, in that order."""
@@ -304,6 +307,7 @@ def write_version(
     vectors: np.ndarray,
     manifest: Manifest,
     keep: int = 3,
+    ann_min_chunks: int = 50_000,
 ) -> IndexVersion:
     """Write a new version and make it current. The caller holds `write_lock(root, name)`."""
     if len(chunks) != len(vectors):
@@ -314,9 +318,7 @@ def write_version(
     tmp = directory / f"{_TMP_PREFIX}{version}"
     tmp.mkdir(parents=True)
 
-    index = faiss.IndexFlatIP(dimension)
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index, vector_info = vector_index.build(vectors, dimension, ann_min_chunks)
     faiss.write_index(index, str(tmp / "index.faiss"))
     _write_chunks(tmp / "chunks.sqlite", chunks)
     LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks]).save(tmp / "bm25")
@@ -329,6 +331,7 @@ def write_version(
         "dimension": dimension,
         "metric": "inner_product",
         "normalized": True,
+        "vectors": vector_info.to_dict(),
         "documents": len(manifest.indexed()),
         "chunks": len(chunks),
         "lexical": {"version": LEXICAL_VERSION},

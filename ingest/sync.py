@@ -88,7 +88,7 @@ def run_ingest(
             report.seconds = time.monotonic() - started
             return report
 
-        embedder = embedder or Embedder(settings.embedding_model, settings.embedding_batch_size)
+        embedder = embedder or Embedder.from_settings(settings)
         parsed = _parse(jobs, settings, embedder, report, progress)
         failed = {issue.document for issue in report.failed}
         for job in jobs:
@@ -103,7 +103,9 @@ def run_ingest(
             chunks, vectors = _assemble(previous, kept, parsed, embedder, report, progress)
             records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
             manifest = Manifest(files=dict(sorted(records.items())))
-            progress.note(f"writing {len(chunks)} chunks")
+            approximate = len(chunks) >= settings.ann_min_chunks
+            graph = " and an HNSW graph (approximate search)" if approximate else ""
+            progress.note(f"writing {len(chunks)} chunks{graph}")
             written = write_version(
                 root,
                 index,
@@ -113,6 +115,7 @@ def run_ingest(
                 vectors,
                 manifest,
                 keep=settings.keep_versions,
+                ann_min_chunks=settings.ann_min_chunks,
             )
             report.version = written.version
             report.documents, report.chunks = written.document_count, written.chunk_count

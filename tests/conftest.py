@@ -37,7 +37,7 @@ class CountingEmbedder(Embedder):
 
     def __init__(self, model) -> None:
         super().__init__("sentence-transformers/all-MiniLM-L6-v2")
-        self.__dict__["model"] = model  # share the loaded model across tests
+        self.__dict__["engine"] = model  # share the loaded model across tests
         self.embedded = 0
 
     def embed(self, texts: Sequence[str], on_progress=None) -> np.ndarray:
@@ -47,7 +47,7 @@ class CountingEmbedder(Embedder):
 
 @pytest.fixture(scope="session")
 def model():
-    return Embedder("sentence-transformers/all-MiniLM-L6-v2").model
+    return Embedder("sentence-transformers/all-MiniLM-L6-v2").engine
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ class EvalContext:
 
 def prepare(dataset: Dataset, settings: Settings, options: EvalOptions, log: Log) -> EvalContext:
     """The index of the dataset's corpus: the one named by --index, or a cached one."""
-    embedder = Embedder(settings.embedding_model, settings.embedding_batch_size)
+    embedder = Embedder.from_settings(settings)
     started = time.perf_counter()
     if options.index:
         index = open_index(settings.index_dir, options.index)

@@ -28,7 +28,15 @@ def create_llm(settings: Settings) -> LLM:
 def _local(settings: Settings) -> LLM:
     from app.llm.local import LocalLLM
 
-    return LocalLLM(settings.llm_model, settings.model_cache_dir, settings.llm_dtype)
+    return LocalLLM(
+        settings.llm_model, settings.model_cache_dir, settings.llm_dtype, settings.llm_threads
+    )
+
+
+def _llamacpp(settings: Settings) -> LLM:
+    from app.llm.llamacpp import LlamaCppLLM
+
+    return LlamaCppLLM(settings.llm_model, settings.llm_context_tokens, settings.llm_threads)
 
 
 def _openai(settings: Settings) -> LLM:
@@ -62,6 +70,7 @@ def _fake(_: Settings) -> LLM:
 
 
 register_backend("local", _local)
+register_backend("llamacpp", _llamacpp)
 register_backend("openai", _openai)
 register_backend("ollama", _ollama)
 register_backend("fake", _fake)

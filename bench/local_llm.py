@@ -1,0 +1,121 @@
+"""The local LLM on a RAG-shaped request: time to first token, decode speed, whole answer.
+
+    .venv/bin/python bench/local_llm.py [--context 1500] [--answer 150] [--rounds 3]
+        [--engines local-bfloat16,local-float32,llamacpp]
+
+The request is what `/ask` sends: the system prompt, about 1,500 tokens of numbered SciFact
+passages and a question asking for a long answer, capped at 150 tokens. Each engine runs
+through its Sourced backend (so the figures include what the service adds), once to warm up and
+then `--rounds` times; medians are reported. Decode speed counts the tokens after the first.
+Writes bench/results/local_llm.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+from common import machine, print_table, scifact_records, write_result
+
+from app.llm import GenerationParams, create_llm
+from app.rag.prompt import build_prompt
+from app.rag.retriever import Hit
+from app.settings import Settings
+from ingest.units import Chunk, Source
+
+ENGINES = {
+    "local-bfloat16": {"llm_backend": "local", "llm_dtype": "bfloat16"},
+    "local-float32": {"llm_backend": "local", "llm_dtype": "float32"},
+    "llamacpp": {"llm_backend": "llamacpp"},
+}
+QUESTION = (
+    "Summarize what each passage above reports, passage by passage, in full sentences, and "
+    "cite each one as [n]."
+)
+
+
+def rag_messages(llm, context_tokens: int) -> list[dict[str, str]]:
+    """The prompt `/ask` would build from SciFact abstracts, filled to about `context_tokens`."""
+    hits = [
+        Hit(Chunk(r["_id"], f"scifact/{r['_id']}.txt", r["text"], 0, len(r["text"]), Source()), 1.0)
+        for r in scifact_records(60)
+    ]
+    prompt = build_prompt(QUESTION, hits, [], context_tokens, llm.count_tokens)
+    return prompt.messages
+
+
+def measure(llm, messages, answer_tokens: int) -> dict[str, float]:
+    params = GenerationParams(max_tokens=answer_tokens)
+    started = time.perf_counter()
+    first = None
+    for item in llm.stream(messages, params):
+        if isinstance(item, str):
+            first = first or time.perf_counter() - started
+        else:
+            completion = item
+    total = time.perf_counter() - started
+    first = first or total
+    decoded = max(completion.completion_tokens - 1, 0)
+    return {
+        "first_token_s": first,
+        "total_s": total,
+        "prompt_tokens": completion.prompt_tokens,
+        "answer_tokens": completion.completion_tokens,
+        "decode_tokens_per_s": decoded / (total - first) if total > first else 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--context", type=int, default=1500, help="context tokens")
+    parser.add_argument("--answer", type=int, default=150, help="answer tokens (at most)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--engines", default=",".join(ENGINES))
+    args = parser.parse_args()
+
+    results = {}
+    for name in args.engines.split(","):
+        settings = Settings(**ENGINES[name])
+        llm = create_llm(settings)
+        started = time.perf_counter()
+        llm.load()
+        load_s = time.perf_counter() - started
+        messages = rag_messages(llm, args.context)
+        measure(llm, messages, args.answer)  # warm up
+        runs = [measure(llm, messages, args.answer) for _ in range(args.rounds)]
+        results[name] = {
+            "load_s": round(load_s, 2),
+            **{key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]},
+        }
+        print(f"{name}: {results[name]}", flush=True)
+        del llm
+
+    out = write_result(
+        "local_llm",
+        {
+            "context_tokens": args.context,
+            "answer_tokens": args.answer,
+            "engines": results,
+            "machine": machine(),
+        },
+    )
+    rows = [
+        [
+            name,
+            f"{r['prompt_tokens']:.0f}",
+            f"{r['first_token_s']:.2f} s",
+            f"{r['decode_tokens_per_s']:.1f}",
+            f"{r['answer_tokens']:.0f}",
+            f"{r['total_s']:.2f} s",
+            f"{r['load_s']:.1f} s",
+        ]
+        for name, r in results.items()
+    ]
+    header = ["engine", "prompt tok", "first token", "decode tok/s", "answer tok", "total", "load"]
+    print_table("Local LLM, RAG-shaped request", header, rows)
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
