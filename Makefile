@@ -51,7 +51,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) bench/ingest_scifact.py
+	$(PY) bench/retrieval.py
+	$(PY) bench/service_load.py
+	$(PY) bench/local_llm.py
 
 sample-data: $(STAMP)
 	$(PY) data/make_sample.py

@@ -1,7 +1,7 @@
 """The local LLM on a RAG-shaped request: time to first token, decode speed, whole answer.
 
     .venv/bin/python bench/local_llm.py [--context 1500] [--answer 150] [--rounds 3]
-        [--engines local-bfloat16,local-float32,llamacpp]
+        [--engines local-bfloat16-int8,local-bfloat16,local-float32,llamacpp]
 
 The request is what `/ask` sends: the system prompt, about 1,500 tokens of numbered SciFact
 passages and a question asking for a long answer, capped at 150 tokens. Each engine runs
@@ -13,7 +13,10 @@ Writes bench/results/local_llm.json.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
+import subprocess
+import sys
 import time
 
 from common import machine, print_table, scifact_records, write_result
@@ -25,7 +28,8 @@ from app.settings import Settings
 from ingest.units import Chunk, Source
 
 ENGINES = {
-    "local-bfloat16": {"llm_backend": "local", "llm_dtype": "bfloat16"},
+    "local-bfloat16-int8": {"llm_backend": "local", "llm_dtype": "bfloat16"},  # the default
+    "local-bfloat16": {"llm_backend": "local", "llm_dtype": "bfloat16", "llm_quantize": "none"},
     "local-float32": {"llm_backend": "local", "llm_dtype": "float32"},
     "llamacpp": {"llm_backend": "llamacpp"},
 }
@@ -35,17 +39,19 @@ QUESTION = (
 )
 
 
-def rag_messages(llm, context_tokens: int) -> list[dict[str, str]]:
-    """The prompt `/ask` would build from SciFact abstracts, filled to about `context_tokens`."""
+def rag_messages(llm, context_tokens: int, offset: int = 0) -> list[dict[str, str]]:
+    """The prompt `/ask` would build from SciFact abstracts, filled to about `context_tokens`;
+    `offset` picks other abstracts, so no engine can reuse the previous request's prompt."""
     hits = [
         Hit(Chunk(r["_id"], f"scifact/{r['_id']}.txt", r["text"], 0, len(r["text"]), Source()), 1.0)
-        for r in scifact_records(60)
+        for r in scifact_records(offset + 60)[offset:]
     ]
     prompt = build_prompt(QUESTION, hits, [], context_tokens, llm.count_tokens)
     return prompt.messages
 
 
 def measure(llm, messages, answer_tokens: int) -> dict[str, float]:
+    """One request, streamed: seconds to the first piece of text and to the end."""
     params = GenerationParams(max_tokens=answer_tokens)
     started = time.perf_counter()
     first = None
@@ -63,6 +69,26 @@ def measure(llm, messages, answer_tokens: int) -> dict[str, float]:
         "prompt_tokens": completion.prompt_tokens,
         "answer_tokens": completion.completion_tokens,
         "decode_tokens_per_s": decoded / (total - first) if total > first else 0.0,
+        # What a full-length answer takes, when the model stops early.
+        "full_answer_s": first + (answer_tokens - 1) / (decoded / (total - first))
+        if decoded and total > first
+        else total,
+    }
+
+
+def run_engine(name: str, context: int, answer: int, rounds: int) -> dict[str, float]:
+    llm = create_llm(Settings(**ENGINES[name]))
+    started = time.perf_counter()
+    llm.load()
+    load_s = time.perf_counter() - started
+    measure(llm, rag_messages(llm, context), answer)  # warm up
+    # Other passages each round: no engine may reuse the previous request's prompt.
+    runs = [
+        measure(llm, rag_messages(llm, context, offset=10 * (n + 1)), answer) for n in range(rounds)
+    ]
+    return {
+        "load_s": round(load_s, 2),
+        **{key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]},
     }
 
 
@@ -72,24 +98,20 @@ def main() -> None:
     parser.add_argument("--answer", type=int, default=150, help="answer tokens (at most)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engines", default=",".join(ENGINES))
+    parser.add_argument("--one", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        print(json.dumps(run_engine(args.one, args.context, args.answer, args.rounds)))
+        return
 
     results = {}
     for name in args.engines.split(","):
-        settings = Settings(**ENGINES[name])
-        llm = create_llm(settings)
-        started = time.perf_counter()
-        llm.load()
-        load_s = time.perf_counter() - started
-        messages = rag_messages(llm, args.context)
-        measure(llm, messages, args.answer)  # warm up
-        runs = [measure(llm, messages, args.answer) for _ in range(args.rounds)]
-        results[name] = {
-            "load_s": round(load_s, 2),
-            **{key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]},
-        }
+        # Each engine in a fresh process: a second model in one process runs slower.
+        command = [sys.executable, __file__, "--one", name, "--context", str(args.context)]
+        command += ["--answer", str(args.answer), "--rounds", str(args.rounds)]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        results[name] = json.loads(output.strip().splitlines()[-1])
         print(f"{name}: {results[name]}", flush=True)
-        del llm
 
     out = write_result(
         "local_llm",
@@ -108,11 +130,13 @@ def main() -> None:
             f"{r['decode_tokens_per_s']:.1f}",
             f"{r['answer_tokens']:.0f}",
             f"{r['total_s']:.2f} s",
+            f"{r['full_answer_s']:.2f} s",
             f"{r['load_s']:.1f} s",
         ]
         for name, r in results.items()
     ]
-    header = ["engine", "prompt tok", "first token", "decode tok/s", "answer tok", "total", "load"]
+    header = ["engine", "prompt tok", "first token", "decode tok/s", "answer tok", "total"]
+    header += [f"{args.answer} tok", "load"]
     print_table("Local LLM, RAG-shaped request", header, rows)
     print(f"written to {out}")
 

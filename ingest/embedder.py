@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable, Sequence
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -81,6 +82,9 @@ class Embedder:
         self.device = device
         self.dtype = dtype
         self.runtime = runtime
+        # One batch at a time: the model already uses every core, and requests running it at
+        # once would only oversubscribe the CPU and each hold their own working memory.
+        self._running = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Embedder:
@@ -131,7 +135,8 @@ class Embedder:
         step = self.batch_size * 4
         for begin in range(0, len(order), step):
             part = order[begin : begin + step]
-            encoded = self.engine.encode([texts[i] for i in part], self.batch_size)
+            with self._running:
+                encoded = self.engine.encode([texts[i] for i in part], self.batch_size)
             # Normalized again in float32: bfloat16 rounding leaves norms a little off 1.
             vectors[part] = encoded / np.maximum(
                 np.linalg.norm(encoded, axis=1, keepdims=True), 1e-12

@@ -3,18 +3,22 @@
 plan     compare the files found with the current version's manifest (size, mtime, hash)
 parse    read new and changed files in a child process, with a time limit per file
 chunk    split their units into token-aware chunks
-embed    embed only texts the previous version has no vector for (renames and copies reuse)
+embed    embed only texts the previous version has no vector for (renames and copies reuse),
+         in a background thread while later files are still being parsed
 write    a new immutable version, made current by an atomic swap (store.write_version)
 """
 
 from __future__ import annotations
 
+import copy
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
+from ingest.background import BackgroundEmbedder
 from ingest.chunker import CHUNKER_VERSION, Chunker
 from ingest.embedder import Embedder
 from ingest.loaders import ParseLimits, parser_version
@@ -89,7 +93,12 @@ def run_ingest(
             return report
 
         embedder = embedder or Embedder.from_settings(settings)
-        parsed = _parse(jobs, settings, embedder, report, progress)
+        # Read only when a vector may be reused: an unchanged folder costs no chunk reads.
+        old_chunks = previous.chunks() if previous and (jobs or report.removed) else []
+        old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
+        parsed, embedded = _parse_and_embed(
+            jobs, settings, embedder, old_row_by_text.__contains__, report, progress
+        )
         failed = {issue.document for issue in report.failed}
         for job in jobs:
             # A file that failed keeps what the previous version had of it: nothing is lost.
@@ -100,7 +109,9 @@ def run_ingest(
         changed = report.added or report.updated or report.removed or rebuild or not previous
         newly_skipped = any(record.skipped for record, _ in parsed.values())
         if changed or newly_skipped:
-            chunks, vectors = _assemble(previous, kept, parsed, embedder, report, progress)
+            chunks, vectors = _assemble(
+                previous, old_chunks, old_row_by_text, kept, parsed, embedded, embedder, report
+            )
             records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
             manifest = Manifest(files=dict(sorted(records.items())))
             approximate = len(chunks) >= settings.ann_min_chunks
@@ -191,27 +202,53 @@ def _keep(kept: dict[str, FileRecord], record: FileRecord, report: IngestReport)
         report.skipped.append(FileIssue(record.path, record.skipped))
 
 
-def _parse(
+def _parse_and_embed(
     jobs: list[_Job],
     settings: IngestSettings,
     embedder: Embedder,
+    has_vector: Callable[[str], bool],
+    report: IngestReport,
+    progress: Progress,
+) -> tuple[dict[str, tuple[FileRecord, list[Chunk]]], dict[str, np.ndarray]]:
+    """Parse and chunk each job while a background thread embeds the new chunk texts; failures
+    and skips are reported, never raised. Returns the parsed files and the new vectors by text."""
+    if not jobs:
+        return {}, {}
+    progress.note(f"loading the embedding model ({settings.embedding_model})")
+    # A copy of the tokenizer: the embedding thread sets padding on the model's own tokenizer
+    # for every batch, which must not change how this thread cuts chunks meanwhile.
+    tokenizer = copy.deepcopy(embedder.tokenizer)
+    chunker = Chunker(tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
+    # Windows of 16 batches: long enough to sort by length, short enough to start early.
+    background = BackgroundEmbedder(embedder, skip=has_vector, window=16 * embedder.batch_size)
+    try:
+        parsed = _parse(jobs, settings, chunker, background, report, progress)
+    except BaseException:
+        background.cancel()
+        raise
+    if background.queued:
+        progress.start("embedding", background.queued, "chunks")
+    vectors = background.finish(on_progress=progress.advance)
+    progress.finish()
+    report.chunks_embedded = len(vectors)
+    return parsed, vectors
+
+
+def _parse(
+    jobs: list[_Job],
+    settings: IngestSettings,
+    chunker: Chunker,
+    background: BackgroundEmbedder,
     report: IngestReport,
     progress: Progress,
 ) -> dict[str, tuple[FileRecord, list[Chunk]]]:
-    """Parse and chunk each job; failures and skips are reported, never raised."""
     parsed: dict[str, tuple[FileRecord, list[Chunk]]] = {}
-    if not jobs:
-        return parsed
     limits = ParseLimits(
         settings.csv_field_limit,
         settings.json_max_depth,
         settings.csv_max_rows,
         settings.pdf_max_pages,
         int(settings.pdf_max_stream_mb * 1_000_000),
-    )
-    progress.note(f"loading the embedding model ({settings.embedding_model})")
-    chunker = Chunker(
-        embedder.tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens
     )
     progress.start("parsing", len(jobs), "files")
     resources = ParserResources(
@@ -236,6 +273,7 @@ def _parse(
                 _uncount(report, name)
                 parsed[name] = (_record(job, [], [], skipped="no text"), [])
                 continue
+            background.add(c.text for c in chunks)
             warnings = [_scrub(w, job.file) for w in outcome.result.warnings]
             report.warnings.extend(FileIssue(name, w) for w in warnings)
             parsed[name] = (_record(job, chunks, warnings), chunks)
@@ -277,20 +315,20 @@ def _find_renames(
 
 def _assemble(
     previous: IndexVersion | None,
+    old_chunks: list[Chunk],
+    old_row_by_text: dict[str, int],
     kept: dict[str, FileRecord],
     parsed: dict[str, tuple[FileRecord, list[Chunk]]],
+    embedded: dict[str, np.ndarray],
     embedder: Embedder,
     report: IngestReport,
-    progress: Progress,
 ) -> tuple[list[Chunk], np.ndarray]:
-    """All chunks of the new version with their vectors, reusing every vector that exists."""
-    old_chunks = previous.chunks() if previous else []
+    """All chunks of the new version with their vectors: reused from the previous version by
+    chunk id (unchanged files) or by text (renamed, copied or partly changed ones), else new."""
     old_vectors = previous.vectors() if previous else None
     old_row_by_id = {c.id: row for row, c in enumerate(old_chunks)}
-    old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
-
     chunks: list[Chunk] = []
-    rows: list[int | None] = []  # the old row holding each chunk's vector, or None: embed it
+    rows: list[int | None] = []  # the old row holding each chunk's vector, or None: a new one
     for name in sorted({*kept, *parsed}):
         if name in parsed:
             for chunk in parsed[name][1]:
@@ -303,32 +341,21 @@ def _assemble(
                 chunks.append(old_chunks[row])
                 rows.append(row)
 
-    to_embed = sorted({c.text for c, row in zip(chunks, rows, strict=True) if row is None})
-    new_vectors = _embed(to_embed, embedder, progress)
-    vector_of_text = {text: i for i, text in enumerate(to_embed)}
-    dimension = new_vectors.shape[1] if len(to_embed) else _dimension(old_vectors, embedder)
+    dimension = _dimension(old_vectors, embedded, embedder)
     vectors = np.empty((len(chunks), dimension), dtype=np.float32)
     for i, (chunk, row) in enumerate(zip(chunks, rows, strict=True)):
-        vectors[i] = (
-            old_vectors[row] if row is not None else new_vectors[vector_of_text[chunk.text]]
-        )
-    report.chunks_embedded = len(to_embed)
+        vectors[i] = old_vectors[row] if row is not None else embedded[chunk.text]
     report.chunks_reused = report.chunks_new - sum(
-        1 for name in parsed for c in parsed[name][1] if old_row_by_text.get(c.text) is None
+        1 for name in parsed for c in parsed[name][1] if c.text not in old_row_by_text
     )
     return chunks, vectors
 
 
-def _embed(texts: list[str], embedder: Embedder, progress: Progress) -> np.ndarray:
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    progress.start("embedding", len(texts), "chunks")
-    vectors = embedder.embed(texts, on_progress=progress.advance)
-    progress.finish()
-    return vectors
-
-
-def _dimension(old_vectors: np.ndarray | None, embedder: Embedder) -> int:
+def _dimension(
+    old_vectors: np.ndarray | None, embedded: dict[str, np.ndarray], embedder: Embedder
+) -> int:
+    if embedded:
+        return len(next(iter(embedded.values())))
     if old_vectors is not None and old_vectors.shape[1]:
         return int(old_vectors.shape[1])
     return embedder.dimension

@@ -196,3 +196,21 @@ def test_the_index_folder_is_never_ingested(folder, settings, embedder):
     again = run_ingest([folder], "docs", inside, embedder=embedder)
     assert again.version is None and not again.added
     assert not any(name.startswith("indexes/") for name in again.unchanged)
+
+
+def test_embedding_overlaps_parsing_and_vectors_match_the_model(tmp_path, settings, embedder):
+    # Small batches, so the background thread embeds while most files are still being parsed
+    # (the chunker's tokenizer must not be disturbed by the model's meanwhile).
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(90):
+        words = " ".join(f"word{j}" for j in range(i % 40 + 3))
+        (docs / f"note{i:02d}.md").write_text(f"# Note {i}\n\nNote {i} says {words}.\n")
+    embedder.batch_size = 2
+    report = run_ingest([docs], "many", settings, embedder=embedder)
+    assert not report.failed and len(report.added) == 90
+    index = open_index(settings.index_dir, "many")
+    texts = [c.text for c in index.chunks()]
+    assert report.chunks_embedded == len(set(texts)) == embedder.embedded
+    expected = embedder.embed(texts)
+    assert (index.vectors() * expected).sum(axis=1).min() > 0.999

@@ -29,7 +29,11 @@ def _local(settings: Settings) -> LLM:
     from app.llm.local import LocalLLM
 
     return LocalLLM(
-        settings.llm_model, settings.model_cache_dir, settings.llm_dtype, settings.llm_threads
+        settings.llm_model,
+        settings.model_cache_dir,
+        settings.llm_dtype,
+        settings.llm_threads,
+        settings.llm_quantize,
     )
 
 

@@ -61,3 +61,17 @@ class LLM(ABC):
         completion = self.complete(messages, params)
         yield completion.text
         yield completion
+
+
+class StreamingLLM(LLM):
+    """A backend that writes its answer piece by piece implements `stream`; `complete` drains
+    it."""
+
+    @abstractmethod
+    def stream(
+        self, messages: list[Message], params: GenerationParams
+    ) -> Iterator[str | Completion]: ...
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        *_, completion = self.stream(messages, params)
+        return completion

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import LLMError
-from app.llm.base import LLM, Completion, GenerationParams, Message
+from app.llm.base import Completion, GenerationParams, Message, StreamingLLM
 from app.llm.local import BUNDLED_NAME, bundled_gguf
 
 INSTALL_HINT = (
@@ -23,7 +23,7 @@ INSTALL_HINT = (
 )
 
 
-class LlamaCppLLM(LLM):
+class LlamaCppLLM(StreamingLLM):
     name = "llamacpp"
 
     def __init__(self, model: str, context_tokens: int = 2048, threads: int = 0):
@@ -76,10 +76,6 @@ class LlamaCppLLM(LLM):
         self.load()
         return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        *_, completion = self.stream(messages, params)
-        return completion
-
     def stream(
         self, messages: list[Message], params: GenerationParams
     ) -> Iterator[str | Completion]:
@@ -106,12 +102,10 @@ class LlamaCppLLM(LLM):
                         yield piece
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(f"the llamacpp model failed: {exc}") from exc
-            prompt_tokens = self._prompt_tokens(messages)
-        completion_tokens = self.count_tokens(text) if text else 0
+            completion_tokens = self.count_tokens(text) if text else 0
+            # The context holds the prompt and every written token but the last.
+            prompt_tokens = max(self._llama.n_tokens - max(completion_tokens - 1, 0), 0)
         yield Completion(text.strip(), self.model, prompt_tokens, completion_tokens, finish)
-
-    def _prompt_tokens(self, messages: list[Message]) -> int:
-        return self.count_tokens("\n".join(m["content"] for m in messages))
 
 
 def _parameters(llama) -> float:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import LLMError
-from app.llm.base import LLM, Completion, GenerationParams, Message
+from app.llm.base import Completion, GenerationParams, Message, StreamingLLM
 
 log = logging.getLogger("sourced")
 
@@ -34,14 +34,22 @@ def bundled_gguf() -> Path | None:
     return path if path.exists() else None
 
 
-class LocalLLM(LLM):
+class LocalLLM(StreamingLLM):
     name = "local"
 
-    def __init__(self, model: str, cache_dir: Path, dtype: str = "bfloat16", threads: int = 0):
+    def __init__(
+        self,
+        model: str,
+        cache_dir: Path,
+        dtype: str = "bfloat16",
+        threads: int = 0,
+        quantize: str = "int8",
+    ):
         self._source = model
         self._cache_dir = cache_dir.expanduser()
         self._dtype = dtype
         self._threads = threads
+        self._quantize = quantize
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
@@ -74,10 +82,33 @@ class LocalLLM(LLM):
                 "local model folder (Sourced runs offline)."
             ) from exc
         self._model.eval()
+        if self._quantize == "int8" and dtype == torch.bfloat16:
+            from app.llm.int8 import quantize_for_decoding
+
+            quantize_for_decoding(self._model)
+        # A preallocated cache: no growing copies of every layer's keys and values per token.
+        self._static_cache = bool(getattr(self._model, "_can_compile_fullgraph", False))
         window = getattr(self._model.config, "max_position_embeddings", None)
         self.context_window = int(window) if window else None
         # Below about a billion parameters, instruction following is too weak to rely on.
         self.capable = self._model.num_parameters() >= 1_000_000_000
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Write two tokens now: the first generation sets up kernels and caches, and the
+        first user should not wait for that."""
+        import torch
+
+        inputs = self._tokenizer("Hello", return_tensors="pt")
+        options = {"cache_implementation": "static"} if self._static_cache else {}
+        with self._lock, torch.inference_mode():
+            self._model.generate(
+                **inputs,
+                max_new_tokens=2,
+                do_sample=False,
+                pad_token_id=self._tokenizer.eos_token_id,
+                **options,
+            )
 
     def _converted_bundle(self, dtype) -> Path:
         """The bundled GGUF model, converted once and cached as a regular model folder."""
@@ -114,10 +145,6 @@ class LocalLLM(LLM):
         self.load()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
 
-    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
-        *_, completion = self.stream(messages, params)
-        return completion
-
     def stream(
         self, messages: list[Message], params: GenerationParams
     ) -> Iterator[str | Completion]:
@@ -130,6 +157,8 @@ class LocalLLM(LLM):
         )
         sampling = params.temperature > 0
         options = {"max_new_tokens": params.max_tokens, "do_sample": sampling}
+        if self._static_cache:
+            options["cache_implementation"] = "static"
         if sampling:
             options.update(temperature=params.temperature, top_p=params.top_p)
             if params.top_k:
