@@ -86,8 +86,11 @@ class LocalLLM(StreamingLLM):
             from app.llm.int8 import quantize_for_decoding
 
             quantize_for_decoding(self._model)
-        # A preallocated cache: no growing copies of every layer's keys and values per token.
-        self._static_cache = bool(getattr(self._model, "_can_compile_fullgraph", False))
+        # Options every generation takes. A preallocated (static) cache, where the model
+        # supports one: no growing copies of every layer's keys and values per token.
+        self._generate_options = {"pad_token_id": self._tokenizer.eos_token_id}
+        if getattr(self._model, "_can_compile_fullgraph", False):
+            self._generate_options["cache_implementation"] = "static"
         window = getattr(self._model.config, "max_position_embeddings", None)
         self.context_window = int(window) if window else None
         # Below about a billion parameters, instruction following is too weak to rely on.
@@ -100,14 +103,9 @@ class LocalLLM(StreamingLLM):
         import torch
 
         inputs = self._tokenizer("Hello", return_tensors="pt")
-        options = {"cache_implementation": "static"} if self._static_cache else {}
         with self._lock, torch.inference_mode():
             self._model.generate(
-                **inputs,
-                max_new_tokens=2,
-                do_sample=False,
-                pad_token_id=self._tokenizer.eos_token_id,
-                **options,
+                **inputs, max_new_tokens=2, do_sample=False, **self._generate_options
             )
 
     def _converted_bundle(self, dtype) -> Path:
@@ -157,8 +155,6 @@ class LocalLLM(StreamingLLM):
         )
         sampling = params.temperature > 0
         options = {"max_new_tokens": params.max_tokens, "do_sample": sampling}
-        if self._static_cache:
-            options["cache_implementation"] = "static"
         if sampling:
             options.update(temperature=params.temperature, top_p=params.top_p)
             if params.top_k:
@@ -174,10 +170,7 @@ class LocalLLM(StreamingLLM):
             try:
                 with self._lock, torch.inference_mode():
                     result["output"] = self._model.generate(
-                        **inputs,
-                        pad_token_id=self._tokenizer.eos_token_id,
-                        streamer=streamer,
-                        **options,
+                        **inputs, streamer=streamer, **options, **self._generate_options
                     )
             except Exception as exc:  # surfaced to the caller below
                 result["error"] = exc
