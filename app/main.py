@@ -14,6 +14,7 @@ from app.api import ask, health, indexes, openai, uploads
 from app.errors import install_error_handlers, send_error
 from app.keys import KeyRing
 from app.llm import LLM
+from app.memory import HeapTrimmer, TrimAfterRequests
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
 
@@ -24,10 +25,16 @@ def create_app(
     """The app; startup loads models and indexes, unless `services` were already built."""
     settings = settings or get_settings()
 
+    trimmer = HeapTrimmer(settings.memory_trim_s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = services or build_services(settings, llm)
-        yield
+        trimmer.start()
+        try:
+            yield
+        finally:
+            trimmer.stop()
 
     app = FastAPI(
         title="Sourced",
@@ -59,6 +66,8 @@ def create_app(
         return FileResponse(WEB / "index.html")
 
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(TrimAfterRequests, trimmer=trimmer)
+    app.state.trimmer = trimmer
     return app
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from app.llm import LLM, create_llm
+from app.memory import bound_kernel_cache
 from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
 from app.rag.pipeline import AnswerPipeline
@@ -31,6 +32,7 @@ class Services:
 
 def build_services(settings: Settings, llm: LLM | None = None) -> Services:
     started = time.perf_counter()
+    bound_kernel_cache()  # before the models do any work
     embedder = Embedder.from_settings(settings)
     embedder.embed_query("warm up")  # load and warm the model now, not on the first request
     llm = llm or create_llm(settings)

@@ -24,6 +24,9 @@ class Settings(IngestSettings):
     max_history_turns: int = Field(20, ge=0, description="Most prior turns a request may send.")
     snippet_chars: int = Field(300, ge=40, description="Length of each source's snippet.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload.")
+    memory_trim_s: float = Field(
+        0.25, ge=0, description="Seconds between returns of freed memory while busy; 0: never."
+    )
     api_keys: str = Field(
         "",
         description="Comma-separated API keys, each `KEY` (every index) or `KEY:INDEX|INDEX`; "

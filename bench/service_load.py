@@ -9,8 +9,9 @@ the server's memory, idle and under load.
    latency at one client is the service's own overhead.
 3. For each client count, a separate process runs that many asyncio clients for `--seconds`,
    each asking SciFact's questions one after another; the server's RSS is sampled meanwhile.
-4. Starts `sourced serve` with the default models (local LLM included) and reads its RSS idle
-   and after one generated answer.
+4. Starts `sourced serve` with the default models (local LLM included) and reads its RSS idle,
+   after one generated answer, and at its peak under load from 8 clients asking in the
+   default answer mode.
 
 Prints a table and writes bench/results/service_load.json.
 """
@@ -175,6 +176,8 @@ def main() -> None:
             body = {"question": questions()[0], "answer_mode": "generative"}
             httpx.post(f"{server.url}/ask", json=body, timeout=300).raise_for_status()
             after_answer = rss_mb(server.process.pid)
+            default_load = load_phase(server, 8, args.seconds)
+            print(json.dumps(default_load), flush=True)
         finally:
             server.stop()
 
@@ -184,6 +187,7 @@ def main() -> None:
         "default_models": {
             "idle_rss_mb": round(idle_default),
             "after_an_answer_rss_mb": round(after_answer),
+            "under_load": default_load,
         },
         "machine": machine(),
     }
@@ -197,7 +201,9 @@ def main() -> None:
     print_table("/ask with the fake LLM (generative), from a separate process", header, rows)
     print(f"  server RSS idle: {idle_fake:.0f} MB with the fake LLM")
     print(f"  server RSS with the default models: {idle_default:.0f} MB idle, ", end="")
-    print(f"{after_answer:.0f} MB after an answer")
+    print(f"{after_answer:.0f} MB after an answer, ", end="")
+    print(f"{default_load['rss_peak_mb']:.0f} MB at most under 8 clients ", end="")
+    print(f"({default_load['per_s']} req/s, p95 {default_load['p95_ms']} ms)")
     print(f"written to {out.relative_to(ROOT)}")
 
 

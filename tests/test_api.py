@@ -145,6 +145,18 @@ def test_unknown_routes_and_methods_use_the_same_shape(client):
     assert_error(client.get("/ask"), 405, "method_not_allowed")
 
 
+def test_the_server_hands_freed_memory_back_after_requests(client):
+    trimmer = client.app.state.trimmer
+    if not trimmer.active:
+        pytest.skip("this C library has no malloc_trim")
+    before = trimmer.trims
+    client.get("/healthz")
+    deadline = time.monotonic() + 5
+    while trimmer.trims == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert trimmer.trims > before
+
+
 def test_health_readiness_and_indexes(client):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz").json()
