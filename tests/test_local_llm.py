@@ -1,0 +1,58 @@
+"""The `local` backend with the real bundled model: it streams, stops at stop strings and
+samples reproducibly."""
+
+import pytest
+import torch
+
+from app.llm.base import GenerationParams
+from app.llm.local import LocalLLM
+from app.settings import Settings
+
+PROMPT = [
+    {"role": "system", "content": "Answer from the numbered sources and cite them as [n]."},
+    {
+        "role": "user",
+        "content": "[1] (notes/tea.md)\nGreen tea is steamed soon after picking, which keeps "
+        "it green; black tea is left to oxidise for hours before it is dried.\n\n"
+        "Question: Why does green tea stay green?",
+    },
+]
+
+
+@pytest.fixture(scope="module")
+def llm():
+    settings = Settings()
+    llm = LocalLLM("", settings.model_cache_dir)
+    llm.load()
+    return llm
+
+
+def completed(llm, params: GenerationParams):
+    *pieces, completion = list(llm.stream(PROMPT, params))
+    return "".join(pieces), completion
+
+
+def test_streams_pieces_that_add_up_to_the_answer(llm):
+    text, completion = completed(llm, GenerationParams(max_tokens=30))
+    assert text.strip() == completion.text and completion.text
+    assert completion.completion_tokens <= 30 and completion.prompt_tokens > 40
+    assert completion.finish_reason in ("stop", "length")
+
+
+def test_a_stop_string_ends_the_answer_where_it_appears(llm):
+    _, free = completed(llm, GenerationParams(max_tokens=60))
+    words = free.text.split()
+    assert len(words) > 3, free.text
+    stop = words[2]
+    text, completion = completed(llm, GenerationParams(max_tokens=60, stop=[stop]))
+    assert stop not in text
+    assert completion.completion_tokens < free.completion_tokens
+
+
+def test_sampling_follows_torchs_seed(llm):
+    params = GenerationParams(max_tokens=20, temperature=1.2, top_p=0.95, top_k=50)
+    torch.manual_seed(7)
+    _, first = completed(llm, params)
+    torch.manual_seed(7)
+    _, again = completed(llm, params)
+    assert first.text == again.text and first.completion_tokens >= 1
