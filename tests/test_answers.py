@@ -37,7 +37,7 @@ class ScriptedLLM(LLM):
 
     def complete(self, messages, params):
         self.calls.append(messages)
-        if "standalone" in messages[0]["content"] or "Rewrite" in messages[0]["content"]:
+        if "rewrite" in messages[0]["content"].lower():
             return Completion("How do I change the default chunk size?", self.name, 10, 8)
         return Completion(self.reply, self.name, 100, len(self.reply.split()))
 
@@ -73,6 +73,38 @@ def test_sentences_keep_offsets_and_skip_abbreviations_and_wrapped_lines():
         "- run",
     ]
     assert all(text[s.start : s.end] == s.text for s in found)
+
+
+def test_a_pdf_line_wrap_does_not_end_a_sentence_but_a_heading_does():
+    text = (
+        "3. Ingesting documents\nThe command reads every file under PATH: PDF, DOCX,\n"
+        "CSV, TSV, JSON and plain text. Hidden files\nare ignored.\nSourced User Guide - page 3"
+    )
+    assert [s.text for s in sentences(text)] == [
+        "3.",
+        "Ingesting documents",
+        "The command reads every file under PATH: PDF, DOCX,\nCSV, TSV, JSON and plain text.",
+        "Hidden files\nare ignored.",
+        "Sourced User Guide - page 3",
+    ]
+
+
+def test_a_record_is_quoted_by_the_field_that_answers():
+    text = (
+        "topic: ingest\nquestion: What is the largest file Sourced reads?\n"
+        "answer: Files over 100 MB are skipped by default. Raise SOURCED_MAX_FILE_MB."
+    )
+    found = sentences(text)
+    assert [s.text for s in found] == [
+        "topic: ingest",
+        "question: What is the largest file Sourced reads?",
+        "Files over 100 MB are skipped by default.",
+        "Raise SOURCED_MAX_FILE_MB.",
+    ]
+    assert all(text[s.start : s.end] == s.text for s in found)
+    # a spreadsheet row keeps its columns together, one row a sentence
+    rows = "setting: top_k; default: 5; meaning: Chunks retrieved.\nsetting: port; default: 8000"
+    assert [s.text for s in sentences(rows)] == rows.split("\n")
 
 
 @pytest.fixture(scope="module")
@@ -279,3 +311,81 @@ def test_an_extractive_answer_streams_as_one_token(settings):
         )
     names = [block.split("\n")[0] for block in response.text.strip().split("\n\n")]
     assert names == ["event: sources", "event: token", "event: done"]
+
+
+# --- short answers -------------------------------------------------------------------------
+
+INGEST_TIME = "How long does ingesting take?"
+
+
+def test_a_question_of_fact_gets_the_phrase_first_then_its_quote(settings):
+    llm = ScriptedLLM("a minute per thousand pages", capable=True)
+    body = ask(settings, llm, question=INGEST_TIME)
+    assert body["answer_mode"] == "short"
+    assert body["short_answer"] == "a minute per thousand pages"
+    n = next(s["n"] for s in body["sources"] if s["cited"])
+    quote = "On two CPU cores, expect roughly a minute per thousand pages the first time."
+    assert body["answer"] == f'a minute per thousand pages [{n}]\n\n"{quote}" [{n}]'
+    source = body["sources"][n - 1]
+    assert source["verified"] and source["quote"]["text"] == quote
+    assert source["document"] == "faq.json" and source["locator"] == "$.faq[0]"
+    # the reader was given one passage, not every source, its fields on their own lines
+    prompt = llm.calls[-1][-1]["content"]
+    assert "\nanswer: Parsing is fast" in prompt and len(prompt) < 1500
+    assert prompt.endswith(f"Question: {INGEST_TIME}")
+
+
+def test_the_phrase_is_shown_as_the_source_writes_it(settings):
+    llm = ScriptedLLM('"A MINUTE per thousand pages".', capable=True)
+    assert ask(settings, llm, question=INGEST_TIME)["short_answer"] == "a minute per thousand pages"
+
+
+def test_a_phrase_its_passage_does_not_hold_is_not_shown(settings):
+    body = ask(settings, ScriptedLLM("an hour per page", capable=True), question=INGEST_TIME)
+    assert body["answer_mode"] == "extractive" and body["short_answer"] is None
+    assert "hour" not in body["answer"] and "not found" in body["notice"]
+    assert "a minute per thousand pages" in body["answer"]
+
+
+def test_the_model_saying_not_found_is_a_refusal(settings):
+    body = ask(settings, ScriptedLLM("NOT FOUND", capable=True), question=INGEST_TIME)
+    assert body["answerable"] is False and body["answer"] == NOT_FOUND
+    assert body["answer_mode"] == "short" and "no answer" in body["notice"]
+
+
+def test_a_question_that_wants_an_explanation_gets_a_generated_answer(settings):
+    llm = ScriptedLLM("PDFs that need a password to open are skipped [1].", capable=True)
+    body = ask(settings, llm, question="How do I ingest a PDF that needs a password?")
+    assert body["answer_mode"] == "generative"
+    assert "SOURCES" in llm.calls[-1][-1]["content"]
+
+
+def test_short_can_be_asked_for_with_any_model(settings):
+    llm = ScriptedLLM("a minute per thousand pages")
+    body = ask(settings, llm, question=INGEST_TIME, answer_mode="short")
+    assert body["answer_mode"] == "short" and body["short_answer"]
+
+
+def test_a_repeated_sentence_counts_once_toward_grounded(scorer):
+    supported = "PDFs that need a password are skipped [1]."
+    invented = "The moon is made of cheese [1]."
+    hits = [hit("A PDF that needs a password to open is skipped as encrypted.")]
+    once = check_citations(f"{supported} {invented}", hits, scorer, 0.5)
+    padded = check_citations(f"{supported} {supported} {supported} {invented}", hits, scorer, 0.5)
+    assert once.grounded == padded.grounded == 0.5 and padded.claims == 2
+
+
+def test_a_rewrite_that_loses_the_follow_ups_own_words_is_not_used(settings):
+    class Forgetful(ScriptedLLM):
+        def complete(self, messages, params):
+            self.calls.append(messages)
+            return Completion("What is the default chunk size?", self.name, 10, 8)
+
+    body = ask(
+        settings,
+        Forgetful("", capable=True),
+        question="Which setting raises the overlap?",
+        history=HISTORY,
+        answer_mode="extractive",
+    )
+    assert body["query_rewrite"] != "llm" and "overlap" in body["query"]

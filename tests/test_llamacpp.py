@@ -1,4 +1,5 @@
-"""The llamacpp backend, for real: llama.cpp runs the bundled GGUF file in this process."""
+"""The llamacpp backend, for real: llama.cpp runs the smallest bundled GGUF file in this
+process."""
 
 import sys
 
@@ -17,7 +18,8 @@ MESSAGES = [
 
 @pytest.fixture(scope="module")
 def llm() -> LlamaCppLLM:
-    backend = create_llm(Settings(llm_backend="llamacpp", llm_context_tokens=1024))
+    settings = Settings(llm_backend="llamacpp", llm_model="smollm2-135m", llm_context_tokens=1024)
+    backend = create_llm(settings)
     backend.load()
     return backend
 
@@ -52,10 +54,10 @@ def test_refuses_a_model_that_is_not_gguf(tmp_path):
     folder = tmp_path / "model"
     folder.mkdir()
     with pytest.raises(LLMError, match="reads a .gguf file"):
-        LlamaCppLLM(str(folder)).load()
+        LlamaCppLLM(str(folder), tmp_path).load()
 
 
 def test_without_llama_cpp_installed_says_how_to_get_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(LLMError, match=r"sourced\[llamacpp\]"):
-        LlamaCppLLM("").load()
+        LlamaCppLLM("", Settings().model_cache_dir).load()

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.llm.base import GenerationParams
-from app.llm.local import bundled_gguf
+from app.llm.bundled import SMOLLM2_135M, gguf_file
 from app.llm.remote import OpenAICompatibleLLM
 from app.main import create_app
 from app.settings import Settings
@@ -34,7 +34,7 @@ def llama_server(tmp_path_factory):
                 "-m",
                 "llama_cpp.server",
                 "--model",
-                str(bundled_gguf()),
+                str(gguf_file(SMOLLM2_135M, Settings().model_cache_dir)),
                 "--host",
                 "127.0.0.1",
                 "--port",

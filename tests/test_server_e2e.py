@@ -1,42 +1,78 @@
-"""End to end: the real server process, the real index built from data/, the real local model."""
+"""End to end: the real server process, the real index built from data/, the real bundled
+model (Qwen2.5-Coder-0.5B-Instruct)."""
+
+import json
 
 import httpx
 import pytest
 
 from .server import running_server, sample_index
 
+MODEL = "Qwen2.5-Coder-0.5B-Instruct"
+
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
     index_dir = sample_index(tmp_path_factory.mktemp("e2e"))
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "local"}
-    with running_server(env) as (url, log):
+    env["SOURCED_LLM_MODEL"] = ""  # the default
+    with running_server(env, timeout_s=600) as (url, log):
         yield url, log
 
 
-def test_ask_the_real_local_model(local_server):
+def ask(url: str, **body) -> dict:
+    response = httpx.post(f"{url}/ask", json=body, timeout=180)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_question_of_fact_gets_a_short_answer_with_its_quote(local_server):
     url, log = local_server
     ready = httpx.get(f"{url}/readyz").json()
-    assert ready["ready"] and ready["llm"] == "local:SmolLM2-135M-Instruct"
-    response = httpx.post(
-        f"{url}/ask",
-        json={"question": "How do I install Sourced?", "answer_mode": "auto"},
-        timeout=120,
-    )
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["answer"].strip() and body["model"] == "SmolLM2-135M-Instruct"
-    assert body["usage"]["completion_tokens"] > 0 and body["timings_ms"]["generate"] > 0
+    assert ready["ready"] and ready["llm"] == f"local:{MODEL}"
+    body = ask(url, question="How long does ingesting take?")
+    assert body["answer_mode"] == "short" and body["model"] == MODEL, body
+    assert "minute" in body["short_answer"] and body["answer"].startswith(body["short_answer"])
+    cited = [s for s in body["sources"] if s["cited"]]
+    assert len(cited) == 1 and cited[0]["verified"] and cited[0]["document"] == "faq.json"
+    quote = cited[0]["quote"]["text"]
+    assert f'"{quote}" [{cited[0]["n"]}]' in body["answer"] and body["short_answer"] in quote
+    assert not quote.startswith(("topic:", "answer:"))  # the field that answers, not the record
+    assert body["usage"]["completion_tokens"] <= 64  # a phrase or a sentence, not a paragraph
+    assert "loaded embedding model" in log.read_text()
+
+
+def test_a_question_that_wants_an_explanation_gets_a_checked_generated_answer(local_server):
+    url, _ = local_server
+    body = ask(url, question="How do I install Sourced?")
     places = [(s["document"], s["page"]) for s in body["sources"]]
     assert places[0] == ("user-guide.pdf", 2), places
-    # auto mode: the model's answer is kept only when its sources support it
     assert body["answerable"] and body["answer_mode"] in ("generative", "extractive")
     if body["answer_mode"] == "extractive":
         assert "not supported" in body["notice"]
     else:
-        assert body["grounded"] >= 0.5
+        assert body["grounded"] >= 0.75
+    assert "make run" in body["answer"]
     assert any(s["verified"] and s["quote"] for s in body["sources"])
-    assert "loaded embedding model" in log.read_text()
+
+
+def test_a_question_the_documents_do_not_answer_is_refused(local_server):
+    url, _ = local_server
+    body = ask(url, question="Which team won the 1998 football world cup?")
+    assert body["answerable"] is False and body["answer"].startswith("The documents do not")
+    assert body["sources"]  # the nearest ones, for the reader to check
+
+
+def test_a_follow_up_is_rewritten_by_the_model(local_server):
+    url, _ = local_server
+    history = [
+        {"role": "user", "content": "How do I install Sourced?"},
+        {"role": "assistant", "content": "From a checkout of the project, run make run [1]."},
+    ]
+    body = ask(url, question="And how long does that take?", history=history)
+    assert body["query_rewrite"] == "llm", body
+    assert "install" in body["query"].lower() and "long" in body["query"].lower()
+    assert body["sources"] and body["answer"]
 
 
 def test_real_server_errors_have_the_one_shape(local_server):
@@ -48,7 +84,7 @@ def test_real_server_errors_have_the_one_shape(local_server):
 
 def test_the_local_model_streams_its_answer(local_server):
     url, _ = local_server
-    names = []
+    names, done = [], None
     with httpx.stream(
         "POST",
         f"{url}/ask",
@@ -58,11 +94,16 @@ def test_the_local_model_streams_its_answer(local_server):
             "answer_mode": "generative",
             "llm": {"max_tokens": 24},
         },
-        timeout=120,
+        timeout=180,
     ) as response:
         assert response.status_code == 200
+        event = None
         for line in response.iter_lines():
             if line.startswith("event: "):
-                names.append(line[7:])
+                event = line[7:]
+                names.append(event)
+            elif line.startswith("data: ") and event == "done":
+                done = json.loads(line[6:])
     assert names[0] == "sources" and names[-1] == "done"
     assert names.count("token") > 3, "tokens arrive one by one, not as one block"
+    assert done["usage"]["completion_tokens"] <= 24

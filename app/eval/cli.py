@@ -23,7 +23,7 @@ def run_eval(args: argparse.Namespace, dataset_path: Path) -> int:
         settings = settings.model_copy(update={"llm_backend": args.llm})
     options = EvalOptions(
         retrieval_modes=args.mode or ["hybrid", "dense", "bm25"],
-        answer_modes=args.answer_mode or ["extractive", "generative", "auto"],
+        answer_modes=args.answer_mode or ["extractive", "short", "generative", "auto"],
         limit=args.limit,
         top_k=args.top_k,
         index=args.index,

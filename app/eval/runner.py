@@ -12,13 +12,13 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from app.eval import metrics
 from app.eval.datasets import Dataset, Question, write_corpus
-from app.llm import LLM
+from app.llm import LLM, Completion, GenerationParams, Message
 from app.llm.fake import FakeLLM
 from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
@@ -183,7 +183,7 @@ def evaluate_squad(
         by_mode, seconds = _llm_answers(pipeline, sample, llm_modes, options, log)
         for mode in llm_modes:
             answers[mode] = _score_answers(
-                sample, by_mode[mode], chunk_text, threshold, seconds=seconds
+                sample, by_mode[mode], chunk_text, threshold, seconds=seconds[mode]
             )
         answers["extractive (same sample)"] = _score_answers(
             sample, responses, chunk_text, threshold, seconds=None
@@ -212,31 +212,66 @@ def _ask(question: Question, mode: str, options: EvalOptions, index: str) -> Ask
     return AskRequest(question=question.text, index=index, top_k=options.top_k, answer_mode=mode)
 
 
+class _Remembering(LLM):
+    """The evaluated LLM, answering each distinct prompt once: `auto` asks what `short` or
+    `generative` already asked (answers are greedy, so a second call would write the same).
+    A remembered answer is charged the seconds it first took, so each mode's time per answer
+    is what it would cost alone."""
+
+    def __init__(self, llm: LLM):
+        self.llm = llm
+        self.name = llm.name
+        self.capable = llm.capable
+        self.context_window = llm.context_window
+        self._answers: dict[str, tuple[Completion, float]] = {}
+        self.spent = 0.0  # seconds the model actually took
+        self.charged = 0.0  # seconds the answers given would have taken
+
+    @property
+    def model(self) -> str:
+        return self.llm.model
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
+        key = repr((messages, params))
+        if key not in self._answers:
+            started = time.perf_counter()
+            completion = self.llm.complete(messages, params)
+            took = time.perf_counter() - started
+            self._answers[key] = (completion, took)
+            self.spent += took
+        completion, took = self._answers[key]
+        self.charged += took
+        return completion
+
+
 def _llm_answers(
     pipeline: AnswerPipeline,
     sample: list[Question],
     modes: list[str],
     options: EvalOptions,
     log: Log,
-) -> tuple[dict[str, dict[str, AskResponse]], float]:
-    """One generation per question serves both generative and auto: auto differs only in
-    what is done with the checked answer."""
+) -> tuple[dict[str, dict[str, AskResponse]], dict[str, float]]:
+    """Every mode's answers, and each mode's seconds per answer (model time included)."""
+    llm = pipeline.llm = _Remembering(pipeline.llm)
     by_mode: dict[str, dict[str, AskResponse]] = {m: {} for m in modes}
+    seconds = dict.fromkeys(modes, 0.0)
     index = pipeline.settings.default_index
     started = time.perf_counter()
     for n, question in enumerate(sample, 1):
-        prepared = pipeline.prepare(_ask(question, "generative", options, index))
-        completion = None
-        if prepared.plan == "generate":
-            completion = pipeline.llm.complete(prepared.prompt.messages, prepared.params)
         for mode in modes:
-            by_mode[mode][question.id] = pipeline.finish(
-                replace(prepared, requested_mode=mode), completion
-            )
+            began, spent, charged = time.perf_counter(), llm.spent, llm.charged
+            by_mode[mode][question.id] = pipeline.answer(_ask(question, mode, options, index))
+            took = time.perf_counter() - began
+            seconds[mode] += took - (llm.spent - spent) + (llm.charged - charged)
         if n % 10 == 0:
             elapsed = time.perf_counter() - started
-            log(f"answers: {n}/{len(sample)} ({elapsed / n:.1f} s per question)")
-    return by_mode, (time.perf_counter() - started) / max(len(sample), 1)
+            log(f"answers: {n}/{len(sample)} ({elapsed / n:.1f} s per question, all modes)")
+    pipeline.llm = llm.llm
+    count = max(len(sample), 1)
+    return by_mode, {m: v / count for m, v in seconds.items()}
 
 
 def _threshold_curve(questions: list[Question], responses: dict[str, AskResponse]) -> list[dict]:
@@ -263,16 +298,20 @@ def _score_answers(
     """Scores with the threshold applied: a refused answerable question scores zero."""
     possible = [q for q in questions if not q.impossible]
     impossible = [q for q in questions if q.impossible]
-    em = f1 = contained = answered = cited_ok = with_citation = grounded = 0.0
+    em = f1 = contained = answered = cited_ok = with_citation = grounded = short = 0.0
     for q in possible:
         response = responses[q.id]
         if response.evidence < threshold or not response.answerable:
             continue
         answered += 1
         text = _without_markers(response.answer)
-        em += metrics.exact_match(text, q.answers)
-        f1 += metrics.f1_score(text, q.answers)
+        # A short answer is scored by its phrase; what is shown (the phrase and its quote)
+        # is what must contain the gold answer.
+        phrase = response.short_answer or text
+        em += metrics.exact_match(phrase, q.answers)
+        f1 += metrics.f1_score(phrase, q.answers)
         contained += metrics.contains_answer(text, q.answers)
+        short += response.answer_mode == "short"
         grounded += response.grounded
         cited = [s for s in response.sources if s.cited]
         if cited:
@@ -289,6 +328,7 @@ def _score_answers(
         "answer_contained": round(contained / count, 4),
         "citation_accuracy": round(cited_ok / max(answered, 1), 4),
         "grounded": round(grounded / max(answered, 1), 4),
+        "short_answers": round(short / max(answered, 1), 4),
     }
     if impossible:
         refused = sum(

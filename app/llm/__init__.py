@@ -40,7 +40,12 @@ def _local(settings: Settings) -> LLM:
 def _llamacpp(settings: Settings) -> LLM:
     from app.llm.llamacpp import LlamaCppLLM
 
-    return LlamaCppLLM(settings.llm_model, settings.llm_context_tokens, settings.llm_threads)
+    return LlamaCppLLM(
+        settings.llm_model,
+        settings.model_cache_dir,
+        settings.llm_context_tokens,
+        settings.llm_threads,
+    )
 
 
 def _openai(settings: Settings) -> LLM:

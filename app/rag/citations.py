@@ -65,7 +65,7 @@ def check_citations(
     one when a source supports it; a claim citing only unsupported sources counts against
     `grounded`."""
     answer = _TRAILING_MARKERS.sub(lambda m: f" {' '.join(m.group(2).split())}{m.group(1)}", answer)
-    claims = [s for s in sentences(answer) if is_claim(_MARKER.sub("", s.text))]
+    claims = _distinct([s for s in sentences(answer) if is_claim(_MARKER.sub("", s.text))])
     checks: dict[int, SourceCheck] = {}
     if not claims or not hits:
         return CitationCheck(answer, checks, 0.0, len(claims))
@@ -101,6 +101,18 @@ def check_citations(
     for claim, n in reversed(additions):  # from the end, so earlier offsets stay valid
         answer = _with_marker(answer, claim, n)
     return CitationCheck(answer, checks, round(supported / len(claims), 4), len(claims))
+
+
+def _distinct(claims: list[Span]) -> list[Span]:
+    """Each claim once: an answer that says the same thing twice is not better grounded."""
+    seen: set[str] = set()
+    kept = []
+    for claim in claims:
+        key = " ".join(_MARKER.sub("", claim.text).lower().split()).rstrip(".!?")
+        if key not in seen:
+            seen.add(key)
+            kept.append(claim)
+    return kept
 
 
 def _cited_numbers(text: str, sources: int) -> list[int]:

@@ -20,7 +20,7 @@ from typing import Literal
 
 from app.errors import AppError
 from app.llm.base import LLM, GenerationParams, Message
-from ingest.lexical import STOP_WORDS
+from ingest.lexical import STOP_WORDS, terms
 
 Rewrite = Literal["none", "heuristic", "llm"]
 
@@ -32,10 +32,16 @@ _OPENING = re.compile(r"^\s*(and|but|also|so|then|what about|how about|why not)\
 _WORD = re.compile(r"[^\W_][\w'-]*")
 
 REWRITE_PROMPT = (
-    "Rewrite the user's last question so that it can be understood without the conversation: "
-    "replace pronouns and references with what they refer to. Reply with the rewritten question "
-    "only, on one line, without answering it."
+    "You rewrite a follow-up question so that it can be understood without the conversation. "
+    "Reply with the rewritten question only, without answering it."
 )
+REWRITE_REQUEST = (
+    "Rewrite the follow-up question so that it stands alone: replace words such as 'it', 'he' "
+    "or 'that' with what they refer to."
+)
+# A rewrite must keep at least this share of the follow-up's own terms: a model that drops
+# them has replaced the question ("Which setting raises it?" → the previous question).
+_KEPT_TERMS = 0.5
 
 
 def topic_words(text: str) -> list[str]:
@@ -65,14 +71,21 @@ def llm_rewrite(question: str, history: list[Message], llm: LLM) -> str | None:
     conversation = "\n".join(f"{t['role']}: {t['content'][:1000]}" for t in history[-6:])
     messages: list[Message] = [
         {"role": "system", "content": REWRITE_PROMPT},
-        {"role": "user", "content": f"Conversation:\n{conversation}\n\nLast question: {question}"},
+        {
+            "role": "user",
+            "content": f"Conversation:\n{conversation}\n\nFollow-up question: {question}\n\n"
+            + REWRITE_REQUEST,
+        },
     ]
     completion = llm.complete(messages, GenerationParams(max_tokens=64, temperature=0.0))
     lines = [line.strip().strip('"').strip() for line in completion.text.strip().splitlines()]
     rewritten = next((line for line in lines if line), "")
     rewritten = re.sub(r"^(rewritten question|question)\s*:\s*", "", rewritten, flags=re.I)
-    # A reply that is empty or rambles is not a rewrite.
+    # A reply that is empty, rambles or has lost the question's own words is not a rewrite.
     if not rewritten or len(rewritten) > 3 * len(question) + 200:
+        return None
+    own = set(terms(question))  # "And that one?" has too few to judge by
+    if len(own) >= 2 and len(own & set(terms(rewritten))) < _KEPT_TERMS * len(own):
         return None
     return rewritten
 

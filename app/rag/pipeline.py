@@ -6,9 +6,12 @@
    documents", with the nearest sources, and no model is asked.
 3. Answer by the mode asked for:
    - extractive: the sentences of the sources that best answer the query, verbatim, cited;
+   - short: the LLM reads the best sentences and replies with a phrase, which must be found
+     in them; it is shown with the sentence it was found in (reader.py);
    - generative: the LLM writes the answer from a prompt of numbered sources (prompt.py);
-   - auto: generative, then the citations are checked (citations.py); when the answer is not
-     grounded in its sources, the extractive answer replaces it, and the response says why.
+   - auto: short for a question that asks for a fact, generative for one that asks for an
+     explanation; then checked (citations.py). An answer its sources do not support is
+     replaced by the extractive one, and the response says why.
 """
 
 from __future__ import annotations
@@ -17,17 +20,24 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from app.errors import InvalidRequest
 from app.llm.base import LLM, Completion, GenerationParams
 from app.llm.queue import LLMQueue
 from app.rag.citations import CitationCheck, Quote, SourceCheck, check_citations, resolve_citations
-from app.rag.evidence import EvidenceScorer, Scored
+from app.rag.evidence import EvidenceScorer, Scored, Span, is_statement, sentences
 from app.rag.followup import Rewrite, standalone_query, uses_llm
 from app.rag.indexes import IndexLibrary
 from app.rag.prompt import Prompt, build_prompt
+from app.rag.reader import (
+    locate,
+    passages,
+    reader_messages,
+    says_not_found,
+    wants_short_answer,
+)
 from app.rag.retriever import Filters, Hit, Retriever
 from app.schemas import AskRequest, AskResponse, QuoteOut, SourceOut, Timings, Usage
 from app.settings import Settings
@@ -39,6 +49,9 @@ _SILENT = re.compile(
     re.IGNORECASE,
 )
 NOT_FOUND = "The documents do not answer this question."
+# Most sentences a short answer may run to (a FAQ's answer field, say) before it is cut to
+# the one that best answers.
+_SHORT_SENTENCES = 3
 NO_MATCH = "No documents match the filters."
 
 StreamEvent = tuple[str, Any]
@@ -52,7 +65,7 @@ class Prepared:
     index: str
     version: str
     requested_mode: str
-    plan: str  # "generate", "extract" or "refuse"
+    plan: str  # "read" (a short answer), "generate", "extract" or "refuse"
     query: str
     rewrite: Rewrite
     retrieval_mode: str
@@ -93,7 +106,7 @@ class AnswerPipeline:
 
     def answer(self, request: AskRequest) -> AskResponse:
         prepared = self.prepare(request)
-        if prepared.plan != "generate":
+        if prepared.prompt is None:
             return self.finish(prepared, None)
         with self.llm_queue.admit():
             completion = self.llm.complete(prepared.prompt.messages, prepared.params)
@@ -106,7 +119,7 @@ class AnswerPipeline:
         answer is written are raised from the iterator."""
         prepared = self.prepare(request)
         # A place in the LLM queue is taken before the first event, so a full queue is a 503.
-        turn = self.llm_queue.admit() if prepared.plan == "generate" else None
+        turn = self.llm_queue.admit() if prepared.prompt is not None else None
         try:
             yield "sources", [self._source(n, h, None) for n, h in enumerate(prepared.hits, 1)]
             if turn is None:
@@ -156,7 +169,7 @@ class AnswerPipeline:
                 request.question, history, settings.query_rewrite, self.llm, self.llm_capable
             )
         hits = self.retriever.retrieve(index, query, top_k, retrieval_mode, filters)
-        best = self.scorer.best_sentences(query, hits, limit=settings.extractive_sentences)
+        best = self.scorer.best_sentences(query, hits, limit=settings.extractive_sentences + 4)
         evidence = best[0].score if best else 0.0
         retrieved = time.perf_counter()
 
@@ -171,6 +184,14 @@ class AnswerPipeline:
             )
         elif mode == "extractive":
             plan = "extract"
+        elif mode == "short" or (
+            mode == "auto" and self.llm_capable and wants_short_answer(request.question)
+        ):
+            plan = "read"
+            given = passages(best, hits, settings.reader_chunks)
+            prompt = Prompt(reader_messages(query, given), hits, False, 0, given)
+            # A phrase, on one line.
+            params = replace(params, max_tokens=min(params.max_tokens, 64), stop=["\n"])
         else:
             plan = "generate"
             prompt = build_prompt(
@@ -192,12 +213,14 @@ class AnswerPipeline:
         the response."""
         generated = time.perf_counter()
         hits, notice = prepared.hits, prepared.notice
-        answerable, mode = True, "generative"
+        answerable, mode, short = True, "generative", None
         if completion is None and prepared.plan == "refuse":
             answer, answerable, mode = NOT_FOUND, False, "none"
             check = CitationCheck(answer, {}, 0.0, 0)
         elif completion is None:
             check, mode = self._extractive(prepared), "extractive"
+        elif prepared.plan == "read":
+            check, mode, short, answerable, notice = self._short(prepared, completion.text)
         else:
             answer, _ = resolve_citations(completion.text, len(hits))
             check = check_citations(answer, hits, self.scorer, self.settings.citation_min_support)
@@ -215,6 +238,7 @@ class AnswerPipeline:
         sources = [self._source(n, hit, check.checks.get(n)) for n, hit in enumerate(hits, 1)]
         return AskResponse(
             answer=check.answer,
+            short_answer=short,
             sources=sources,
             answerable=answerable,
             grounded=check.grounded,
@@ -239,11 +263,47 @@ class AnswerPipeline:
             ),
         )
 
+    def _short(
+        self, prepared: Prepared, reply: str
+    ) -> tuple[CitationCheck, str, str | None, bool, str | None]:
+        """A reader's reply as the response's (check, mode, short answer, answerable, notice):
+        the phrase with the sentence it was found in; the model's "not found"; or, for a
+        phrase the sentences do not hold, the extractive answer."""
+        if says_not_found(reply) and (self.llm_capable or prepared.requested_mode == "short"):
+            check = CitationCheck(NOT_FOUND, {}, 0.0, 0)
+            return check, "short", None, False, "The model found no answer in the sources."
+        found = locate(reply, prepared.prompt.passages, prepared.hits)
+        if found is None:
+            notice = (
+                f"The short answer ({' '.join(reply.split())[:80]!r}) was not found in the "
+                "sentences it was read from; these are the source sentences that best answer "
+                "the question."
+            )
+            return self._extractive(prepared), "extractive", None, True, notice
+        n, quote, phrase = found.hit_number, found.quote, found.text
+        within = [
+            Span(quote.start + s.start, quote.start + s.end, s.text)
+            for s in sentences(quote.text)
+            if is_statement(s.text)
+        ]
+        if len(within) > _SHORT_SENTENCES:
+            # A reply that copied a passage: the sentence that best answers is the answer.
+            support = self.scorer.support([prepared.query], [s.text for s in within])[0]
+            quote = within[int(support.argmax())]
+            phrase = " ".join(quote.text.split())
+        text = f'{phrase} [{n}]\n\n"{" ".join(quote.text.split())}" [{n}]'
+        checks = {n: SourceCheck(Quote(quote.text, quote.start, quote.end), 1.0, True)}
+        return CitationCheck(text, checks, 1.0, 1), "short", phrase, True, None
+
     def _extractive(self, prepared: Prepared) -> CitationCheck:
         """The best sentences, verbatim, each cited; a sentence well below the best is left
         out, so a clear answer is not diluted."""
         # Only sources that made it into the response (a prompt may have had to drop some).
-        pool = [s for s in prepared.best if s.hit_number <= len(prepared.hits)]
+        pool = [
+            s
+            for s in prepared.best
+            if s.hit_number <= len(prepared.hits) and is_statement(s.span.text)
+        ]
         chosen = [s for s in pool if s.score >= 0.85 * pool[0].score] if pool else []
         parts, checks = [], {}
         for scored in chosen:

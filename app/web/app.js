@@ -243,7 +243,7 @@ async function ask(question) {
         renderSources(data.sources, new Set(data.sources.filter((s) => s.cited).map((s) => s.n)));
         const meta = document.createElement("div");
         meta.className = "meta";
-        const how = data.answer_mode === "generative" ? data.model : data.answer_mode === "extractive" ? "quoted from the sources" : "no answer";
+        const how = { generative: data.model, short: `short answer · ${data.model}`, extractive: "quoted from the sources" }[data.answer_mode] || "no answer";
         const grounded = data.answer_mode === "generative" ? ` · grounded ${Math.round(data.grounded * 100)}%` : "";
         meta.textContent = `${how}${grounded} · ${Math.round(data.timings_ms.total)} ms`;
         if (data.query !== question) meta.textContent += ` · searched for: ${data.query}`;
