@@ -15,6 +15,11 @@ def format_report(report: dict[str, Any]) -> str:
         rows = {f"{p['threshold']:.2f}": p for p in report["threshold_curve"]}
         lines += _table(rows, "threshold", keys=["refusal_on_unanswerable",
                                                  "answer_rate_on_answerable"])  # fmt: skip
+    for mode, curve in report.get("llm_threshold_curves", {}).items():
+        lines += ["", f"{mode}: the model's refusals plus stricter evidence thresholds"]
+        rows = {f"{p['threshold']:.2f}": p for p in curve}
+        lines += _table(rows, "threshold", keys=["refusal_on_unanswerable",
+                                                 "answer_rate_on_answerable"])  # fmt: skip
     if "answers" in report:
         lines += ["", f"Answers (answerable threshold {report['answerable_threshold']})"]
         lines += _table(report["answers"], "answer mode")

@@ -188,6 +188,13 @@ def evaluate_squad(
         answers["extractive (same sample)"] = _score_answers(
             sample, responses, chunk_text, threshold, seconds=None
         )
+        if dataset.version.startswith("2"):
+            # The model's own refusals with stricter evidence thresholds on top (a lower one
+            # would need answers the model was never asked for).
+            report["llm_threshold_curves"] = {
+                mode: _threshold_curve(sample, by_mode[mode], since=threshold)
+                for mode in llm_modes
+            }
     report["answers"] = {m: answers[m] for m in answers if _wanted(m, options.answer_modes)}
     return report
 
@@ -274,15 +281,23 @@ def _llm_answers(
     return by_mode, {m: v / count for m, v in seconds.items()}
 
 
-def _threshold_curve(questions: list[Question], responses: dict[str, AskResponse]) -> list[dict]:
-    impossible = [responses[q.id].evidence for q in questions if q.impossible]
-    possible = [responses[q.id].evidence for q in questions if not q.impossible]
+def _threshold_curve(
+    questions: list[Question], responses: dict[str, AskResponse], since: float = 0.0
+) -> list[dict]:
+    """Refusals and answers at each evidence threshold from `since` on; a response that is
+    not answerable (no passage, or the model's verdict) counts as refused at every one."""
+
+    def refused(response: AskResponse, t: float) -> bool:
+        return response.evidence < t or (since > 0 and not response.answerable)
+
+    impossible = [responses[q.id] for q in questions if q.impossible]
+    possible = [responses[q.id] for q in questions if not q.impossible]
     curve = []
-    for t in THRESHOLDS:
-        refused = sum(e < t for e in impossible) / max(len(impossible), 1)
-        answered = sum(e >= t for e in possible) / max(len(possible), 1)
+    for t in (t for t in THRESHOLDS if t >= since):
+        refusals = sum(refused(r, t) for r in impossible) / max(len(impossible), 1)
+        answered = sum(not refused(r, t) for r in possible) / max(len(possible), 1)
         curve.append(
-            {"threshold": t, "refusal_on_unanswerable": round(refused, 4),
+            {"threshold": t, "refusal_on_unanswerable": round(refusals, 4),
              "answer_rate_on_answerable": round(answered, 4)}
         )  # fmt: skip
     return curve
