@@ -192,8 +192,7 @@ def evaluate_squad(
             # The model's own refusals with stricter evidence thresholds on top (a lower one
             # would need answers the model was never asked for).
             report["llm_threshold_curves"] = {
-                mode: _threshold_curve(sample, by_mode[mode], since=threshold)
-                for mode in llm_modes
+                mode: _threshold_curve(sample, by_mode[mode], since=threshold) for mode in llm_modes
             }
     report["answers"] = {m: answers[m] for m in answers if _wanted(m, options.answer_modes)}
     return report

@@ -43,6 +43,9 @@ class LocalLLM(StreamingLLM):
     ):
         self._source = model
         self._bundled = bundled_model(model)
+        self._gguf = Path(model).suffix.lower() == ".gguf"
+        # Models from GGUF files are prompted in ChatML written here, not their own template.
+        self._chatml = bool(self._bundled) or self._gguf
         self._cache_dir = cache_dir.expanduser()
         self._dtype = dtype
         self._threads = threads
@@ -105,7 +108,7 @@ class LocalLLM(StreamingLLM):
             path = gguf_file(self._bundled, self._cache_dir)
             return str(self._converted(path, self._bundled.sha256[:16] or "bundled", dtype))
         path = Path(self._source).expanduser()
-        if path.suffix.lower() == ".gguf":
+        if self._gguf:
             if not path.is_file():
                 raise LLMError(f"SOURCED_LLM_MODEL names a .gguf file that is not there: {path}")
             stat = path.stat()
@@ -150,7 +153,7 @@ class LocalLLM(StreamingLLM):
             )
 
     def _encode(self, messages: list[Message]) -> dict:
-        if self._bundled or Path(self._source).suffix.lower() == ".gguf":
+        if self._chatml:
             prompt = chatml.render(messages)
             return self._tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
         return self._tokenizer.apply_chat_template(

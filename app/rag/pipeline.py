@@ -6,8 +6,8 @@
    documents", with the nearest sources, and no model is asked.
 3. Answer by the mode asked for:
    - extractive: the sentences of the sources that best answer the query, verbatim, cited;
-   - short: the LLM reads the best sentences and replies with a phrase, which must be found
-     in them; it is shown with the sentence it was found in (reader.py);
+   - short: the LLM reads the chunk holding the best sentences and replies with a phrase,
+     which must be found in it; it is shown with the sentence it was found in (reader.py);
    - generative: the LLM writes the answer from a prompt of numbered sources (prompt.py);
    - auto: short for a question that asks for a fact, generative for one that asks for an
      explanation; then checked (citations.py). An answer its sources do not support is
@@ -49,10 +49,13 @@ _SILENT = re.compile(
     re.IGNORECASE,
 )
 NOT_FOUND = "The documents do not answer this question."
+NO_MATCH = "No documents match the filters."
 # Most sentences a short answer may run to (a FAQ's answer field, say) before it is cut to
 # the one that best answers.
 _SHORT_SENTENCES = 3
-NO_MATCH = "No documents match the filters."
+# Best sentences kept beyond the extractive answer's: enough to find the reader's chunks when
+# a source's own questions (evidence, never quoted) take some of the places.
+_SPARE_SENTENCES = 4
 
 StreamEvent = tuple[str, Any]
 
@@ -169,7 +172,8 @@ class AnswerPipeline:
                 request.question, history, settings.query_rewrite, self.llm, self.llm_capable
             )
         hits = self.retriever.retrieve(index, query, top_k, retrieval_mode, filters)
-        best = self.scorer.best_sentences(query, hits, limit=settings.extractive_sentences + 4)
+        limit = settings.extractive_sentences + _SPARE_SENTENCES
+        best = self.scorer.best_sentences(query, hits, limit=limit)
         evidence = best[0].score if best else 0.0
         retrieved = time.perf_counter()
 
@@ -276,7 +280,7 @@ class AnswerPipeline:
         if found is None:
             notice = (
                 f"The short answer ({' '.join(reply.split())[:80]!r}) was not found in the "
-                "sentences it was read from; these are the source sentences that best answer "
+                "passage it was read from; these are the source sentences that best answer "
                 "the question."
             )
             return self._extractive(prepared), "extractive", None, True, notice

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.llm.base import Message
+from app.rag.reader import Passage
 from app.rag.retriever import Hit
 
 DEFAULT_SYSTEM_PROMPT = (
@@ -36,7 +37,7 @@ class Prompt:
     hits: list[Hit]  # the sources in the prompt, numbered from 1 in this order
     truncated: bool  # some retrieved chunks did not fit and were left out
     history_dropped: int  # prior turns left out for lack of room
-    passages: list = field(default_factory=list)  # a short answer's: what the reader was given
+    passages: list[Passage] = field(default_factory=list)  # a short answer's: what was read
 
 
 def source_label(hit: Hit) -> str:

@@ -137,14 +137,11 @@ def locate(reply: str, given: list[Passage], hits: list[Hit]) -> ShortAnswer | N
 
 
 def _sentence_at(text: str, start: int, end: int) -> Span | None:
-    for span in sentences(text):
-        if span.start <= start and end <= span.end:
-            return span
-    # A phrase across two sentences: quote both.
+    """The sentence that holds text[start:end]; for a phrase across sentences, all of them."""
     inside = [s for s in sentences(text) if s.end > start and s.start < end]
-    if inside:
-        return Span(inside[0].start, inside[-1].end, text[inside[0].start : inside[-1].end])
-    return None
+    if not inside:
+        return None
+    return Span(inside[0].start, inside[-1].end, text[inside[0].start : inside[-1].end])
 
 
 _NUMBER_WORDS = {
