@@ -32,6 +32,7 @@ class IngestReport:
     chunks_new: int = 0
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    sentences_embedded: int = 0
     seconds: float = 0.0
 
     @property
@@ -71,7 +72,8 @@ class IngestReport:
         if not self.dry_run:
             lines.append(
                 f"  chunks: {self.chunks_new} new ({self.chunks_embedded} embedded, "
-                f"{self.chunks_reused} reused) in {self.seconds:.1f} s"
+                f"{self.chunks_reused} reused), {self.sentences_embedded} sentences embedded, "
+                f"in {self.seconds:.1f} s"
             )
         for old, new in self.renamed:
             lines.append(f"  renamed: {old} → {new}")

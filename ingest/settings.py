@@ -47,6 +47,11 @@ class IngestSettings(BaseSettings):
     pdf_max_stream_mb: float = Field(
         75.0, gt=0, description="Largest decompressed PDF stream, in MB; larger ones fail the file."
     )
+    sentence_vectors: bool = Field(
+        True,
+        description="Store every chunk sentence's vector, so answering embeds no source "
+        "sentence (about twice the vector storage).",
+    )
     keep_versions: int = Field(3, ge=1, description="Index versions kept on disk.")
     ann_min_chunks: int = Field(
         50_000, ge=1, description="From this many chunks, vector search is approximate (HNSW)."

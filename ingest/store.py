@@ -11,6 +11,7 @@
         chunks.sqlite      chunk i's id, document, text, offsets and provenance
         manifest.json      every ingested file: size, mtime, sha256, parser version, chunk ids
         bm25/              the BM25 term index over the chunk texts (numpy arrays and JSON)
+        sentences/         every chunk's sentences and their vectors (sentence_index.py)
 
 A build writes a new version into a temporary directory, renames it into place and then points
 CURRENT at it. A crash or kill at any moment leaves the previous version current and loadable.
@@ -46,6 +47,8 @@ from ingest.errors import (
 )
 from ingest.lexical import LEXICAL_VERSION, LexicalIndex
 from ingest.manifest import Manifest
+from ingest.sentence_index import ChunkSentences, SentenceIndex
+from ingest.sentences import SENTENCES_VERSION
 from ingest.units import Chunk, Source
 
 FORMAT_VERSION = 1
@@ -169,13 +172,29 @@ class IndexVersion:
         chunks = self.chunks()
         return LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks])
 
+    @cached_property
+    def sentence_index(self) -> SentenceIndex | None:
+        """The chunks' sentences with their vectors; None for versions written without them
+        or with other sentence rules (their sentences are then embedded when asked for)."""
+        if self.meta.get("sentences", {}).get("version") != SENTENCES_VERSION:
+            return None
+        return SentenceIndex.load(self.path / "sentences", self.chunk_count, self.dimension)
+
+    def sentences_of(self, rows: list[int], texts: list[str]) -> list[ChunkSentences] | None:
+        """The stored sentences of the chunks in `rows` (whose texts are `texts`), or None."""
+        stored = self.sentence_index
+        if stored is None:
+            return None
+        return [stored.of(row, text) for row, text in zip(rows, texts, strict=True)]
+
     def load(self) -> IndexVersion:
-        """Read the vectors, the BM25 index and open the chunk table now, rather than on the
-        first search. Once open, a reader keeps working even after a later build prunes this
-        version."""
+        """Read the vectors, the BM25 index and the sentences and open the chunk table now,
+        rather than on the first search. Once open, a reader keeps working even after a later
+        build prunes this version."""
         self.faiss_index  # noqa: B018
         self._db  # noqa: B018
         self.lexical  # noqa: B018
+        self.sentence_index  # noqa: B018
         return self
 
     def manifest(self) -> Manifest:
@@ -308,10 +327,13 @@ def write_version(
     manifest: Manifest,
     keep: int = 3,
     ann_min_chunks: int = 50_000,
+    sentences: SentenceIndex | None = None,
 ) -> IndexVersion:
     """Write a new version and make it current. The caller holds `write_lock(root, name)`."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    if sentences is not None and len(sentences.offsets) != len(chunks) + 1:
+        raise ValueError(f"{len(chunks)} chunks but sentences of {len(sentences.offsets) - 1}")
     directory = index_path(root, name)
     _remove_leftovers(directory)
     version = f"v{_next_number(directory):06d}"
@@ -323,6 +345,8 @@ def write_version(
     _write_chunks(tmp / "chunks.sqlite", chunks)
     LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks]).save(tmp / "bm25")
     _write_json(tmp / "manifest.json", manifest.to_dict())
+    if sentences is not None:
+        sentences.save(tmp / "sentences")
     meta = {
         "format": FORMAT_VERSION,
         "name": name,
@@ -336,11 +360,18 @@ def write_version(
         "chunks": len(chunks),
         "lexical": {"version": LEXICAL_VERSION},
     }
+    if sentences is not None:
+        meta["sentences"] = {"version": SENTENCES_VERSION, "count": sentences.count}
     _write_json(tmp / "meta.json", meta)
     for file in tmp.rglob("*"):
         if file.is_file():
             _fsync_file(file)
-    for folder in (tmp / "bm25", tmp / "bm25" / "chunks", tmp / "bm25" / "documents"):
+    for folder in (
+        tmp / "bm25",
+        tmp / "bm25" / "chunks",
+        tmp / "bm25" / "documents",
+        tmp / "sentences",
+    ):
         if folder.is_dir():
             _fsync_dir(folder)
     _fsync_dir(tmp)

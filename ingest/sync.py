@@ -4,7 +4,8 @@ plan     compare the files found with the current version's manifest (size, mtim
 parse    read new and changed files in a child process, with a time limit per file
 chunk    split their units into token-aware chunks
 embed    embed only texts the previous version has no vector for (renames and copies reuse),
-         in a background thread while later files are still being parsed
+         in a background thread while later files are still being parsed; then the sentences
+         of the new chunks, which answers weigh as evidence (sentence_index.py)
 write    a new immutable version, made current by an atomic swap (store.write_version)
 """
 
@@ -26,6 +27,7 @@ from ingest.manifest import FileRecord, Manifest, file_sha256
 from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
 from ingest.scan import FoundFile, scan
+from ingest.sentence_index import SentenceIndex
 from ingest.settings import IngestSettings
 from ingest.store import (
     IndexSpec,
@@ -93,8 +95,11 @@ def run_ingest(
             return report
 
         embedder = embedder or Embedder.from_settings(settings)
+        # A version written without sentence vectors (or by other sentence rules) gets them.
+        upgrade = bool(previous and settings.sentence_vectors and previous.sentence_index is None)
         # Read only when a vector may be reused: an unchanged folder costs no chunk reads.
-        old_chunks = previous.chunks() if previous and (jobs or report.removed) else []
+        reads = previous and (jobs or report.removed or upgrade)
+        old_chunks = previous.chunks() if reads else []
         old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
         parsed, embedded = _parse_and_embed(
             jobs, settings, embedder, old_row_by_text.__contains__, report, progress
@@ -108,10 +113,15 @@ def run_ingest(
 
         changed = report.added or report.updated or report.removed or rebuild or not previous
         newly_skipped = any(record.skipped for record, _ in parsed.values())
-        if changed or newly_skipped:
-            chunks, vectors = _assemble(
+        if changed or newly_skipped or upgrade:
+            chunks, vectors, old_rows = _assemble(
                 previous, old_chunks, old_row_by_text, kept, parsed, embedded, embedder, report
             )
+            sentences = None
+            if settings.sentence_vectors:
+                sentences = _sentences(
+                    previous, chunks, old_rows, vectors.shape[1], embedder, progress, report
+                )
             records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
             manifest = Manifest(files=dict(sorted(records.items())))
             approximate = len(chunks) >= settings.ann_min_chunks
@@ -127,6 +137,7 @@ def run_ingest(
                 manifest,
                 keep=settings.keep_versions,
                 ann_min_chunks=settings.ann_min_chunks,
+                sentences=sentences,
             )
             report.version = written.version
             report.documents, report.chunks = written.document_count, written.chunk_count
@@ -322,9 +333,10 @@ def _assemble(
     embedded: dict[str, np.ndarray],
     embedder: Embedder,
     report: IngestReport,
-) -> tuple[list[Chunk], np.ndarray]:
+) -> tuple[list[Chunk], np.ndarray, list[int | None]]:
     """All chunks of the new version with their vectors: reused from the previous version by
-    chunk id (unchanged files) or by text (renamed, copied or partly changed ones), else new."""
+    chunk id (unchanged files) or by text (renamed, copied or partly changed ones), else new;
+    and the previous version's row of each chunk (None for a new text)."""
     old_vectors = previous.vectors() if previous else None
     old_row_by_id = {c.id: row for row, c in enumerate(old_chunks)}
     chunks: list[Chunk] = []
@@ -348,7 +360,35 @@ def _assemble(
     report.chunks_reused = report.chunks_new - sum(
         1 for name in parsed for c in parsed[name][1] if c.text not in old_row_by_text
     )
-    return chunks, vectors
+    return chunks, vectors, rows
+
+
+def _sentences(
+    previous: IndexVersion | None,
+    chunks: list[Chunk],
+    old_rows: list[int | None],
+    dimension: int,
+    embedder: Embedder,
+    progress: Progress,
+    report: IngestReport,
+) -> SentenceIndex:
+    """The sentences of every chunk with their vectors; a chunk the previous version had
+    keeps its sentences, the others' are embedded."""
+    stored = previous.sentence_index if previous else None
+    reused = [
+        stored.of(row, chunk.text) if stored is not None and row is not None else None
+        for chunk, row in zip(chunks, old_rows, strict=True)
+    ]
+
+    def embed(texts: list[str]) -> np.ndarray:
+        report.sentences_embedded = len(texts)
+        progress.start("embedding sentences", len(texts), "sentences")
+        try:
+            return embedder.embed(texts, on_progress=progress.advance)
+        finally:
+            progress.finish()
+
+    return SentenceIndex.build([c.text for c in chunks], dimension, embed, reused)
 
 
 def _dimension(

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from app.llm.base import LLM, Completion
 from app.main import create_app
 from app.rag.citations import check_citations
-from app.rag.evidence import EvidenceScorer, sentences
+from app.rag.evidence import EvidenceScorer
 from app.rag.pipeline import NOT_FOUND
 from app.rag.retriever import Hit
 from app.settings import Settings
+from ingest.sentences import sentences
 from ingest.sync import run_ingest
 from ingest.units import Chunk, Source
 

@@ -3,9 +3,9 @@
 import pytest
 
 from app.llm.repetition import repeated_from
-from app.rag.evidence import Span
 from app.rag.reader import Passage, clean, locate, says_not_found, wants_short_answer
 from app.rag.retriever import Hit
+from ingest.sentences import Span
 from ingest.units import Chunk, Source
 
 TEXT = (

@@ -1,11 +1,15 @@
 """Incremental ingest with the real loaders, the real model and real FAISS."""
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from app.rag.evidence import EvidenceScorer
+from app.rag.retriever import Retriever
 from ingest.errors import IndexLockedError, IndexMismatchError, UsageError
+from ingest.sentences import sentences
 from ingest.store import open_index, write_lock
 from ingest.sync import run_ingest
 
@@ -28,7 +32,9 @@ def test_first_run_indexes_every_sample_file(folder, settings, embedder):
     assert report.exit_code == 0 and not report.failed and not report.skipped
     assert sorted(report.added) == sorted(p.name for p in SAMPLE.iterdir())
     index = open_index(settings.index_dir, "docs")
-    assert index.chunk_count == report.chunks == report.chunks_new == embedder.embedded
+    assert index.chunk_count == report.chunks == report.chunks_new == report.chunks_embedded
+    assert embedder.embedded == report.chunks_embedded + report.sentences_embedded
+    assert index.sentence_index.count >= report.sentences_embedded > index.chunk_count
     documents = {c.document for c in index.chunks()}
     assert documents == set(report.added)
     pdf_pages = {c.source.page for c in index.chunks() if c.document == "user-guide.pdf"}
@@ -72,7 +78,10 @@ def test_change_delete_rename_and_copy(folder, settings, embedder):
     assert report.removed == ["faq.json", "user-guide.pdf"]
     assert sorted(report.added) == ["guide-renamed.pdf", "notes-copy.md"]
     assert report.renamed == [("user-guide.pdf", "guide-renamed.pdf")]
-    assert embedder.embedded == report.chunks_embedded == 1, "only the changed text is embedded"
+    assert report.chunks_embedded == 1, "only the changed text is embedded"
+    new_sentences = {s.text for s in sentences((folder / "glossary.txt").read_text())}
+    assert report.sentences_embedded == len(new_sentences), "and only its sentences"
+    assert embedder.embedded == report.chunks_embedded + report.sentences_embedded
 
     index = open_index(settings.index_dir, "docs")
     chunks = index.chunks()
@@ -211,6 +220,51 @@ def test_embedding_overlaps_parsing_and_vectors_match_the_model(tmp_path, settin
     assert not report.failed and len(report.added) == 90
     index = open_index(settings.index_dir, "many")
     texts = [c.text for c in index.chunks()]
-    assert report.chunks_embedded == len(set(texts)) == embedder.embedded
+    assert report.chunks_embedded == len(set(texts))
+    assert embedder.embedded == report.chunks_embedded + report.sentences_embedded
     expected = embedder.embed(texts)
     assert (index.vectors() * expected).sum(axis=1).min() > 0.999
+
+
+def test_every_chunk_has_its_sentences_with_the_model_s_vectors(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    index = open_index(settings.index_dir, "docs")
+    for row, chunk in enumerate(index.chunks()):
+        stored = index.sentence_index.of(row, chunk.text)
+        assert stored.spans == sentences(chunk.text)
+        if stored.spans:
+            fresh = embedder.embed([span.text for span in stored.spans])
+            assert (stored.vectors * fresh).sum(axis=1).min() > 0.999
+
+
+def test_an_index_without_sentence_vectors_gets_them_on_the_next_run(folder, settings, embedder):
+    without = settings.model_copy(update={"sentence_vectors": False})
+    first = ingest(folder, without, embedder)
+    assert open_index(settings.index_dir, "docs").sentence_index is None
+    assert first.sentences_embedded == 0
+    again = ingest(folder, without, embedder)
+    assert again.version is None, "asked for none, none is added"
+
+    embedder.embedded = 0
+    upgraded = ingest(folder, settings, embedder)
+    index = open_index(settings.index_dir, "docs")
+    assert upgraded.version == index.version == "v000002" and upgraded.chunks_embedded == 0
+    assert embedder.embedded == upgraded.sentences_embedded > 0
+    assert index.sentence_index.count > index.chunk_count
+    assert ingest(folder, settings, embedder).version is None, "and once is enough"
+
+
+def test_answers_weigh_the_stored_sentences_and_embed_none(folder, settings, embedder):
+    ingest(folder, settings, embedder)
+    index = open_index(settings.index_dir, "docs")
+    question = "What happens when an ingest run is interrupted?"
+    hits = Retriever(embedder).retrieve(index, question, 5)
+    assert all(hit.sentences is not None for hit in hits)
+    embedder.embedded = 0
+    stored = EvidenceScorer(embedder).best_sentences(question, hits, limit=6)
+    assert embedder.embedded == 0, "the question's vector is kept from retrieval"
+    unstored = [replace(hit, sentences=None) for hit in hits]
+    embedded_now = EvidenceScorer(embedder).best_sentences(question, unstored, limit=6)
+    assert embedder.embedded > 0
+    assert [s.span for s in stored] == [s.span for s in embedded_now]
+    assert [s.score for s in stored] == pytest.approx([s.score for s in embedded_now], abs=2e-3)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from app.rag.evidence import EvidenceScorer, Span, is_claim, sentences
+from app.rag.evidence import EvidenceScorer
 from app.rag.retriever import Hit
+from ingest.sentences import Span, is_claim, sentences
 
 _MARKER = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
 
@@ -70,9 +71,9 @@ def check_citations(
     if not claims or not hits:
         return CitationCheck(answer, checks, 0.0, len(claims))
 
-    spans = [(n, span) for n, hit in enumerate(hits, 1) for span in sentences(hit.chunk.text)]
+    spans, vectors = scorer.sentences_of(hits)
     texts = [_MARKER.sub("", c.text).strip() for c in claims]
-    support = scorer.support(texts, [span.text for _, span in spans])
+    support = scorer.support(texts, [span.text for _, span in spans], None, vectors)
     supported, additions = 0, []
     for i, claim in enumerate(claims):
         cited = _cited_numbers(claim.text, len(hits))

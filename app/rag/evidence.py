@@ -13,46 +13,20 @@ the question at all.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from app.rag.retriever import Hit
 from ingest.embedder import Embedder
 from ingest.lexical import terms
+from ingest.sentences import Span, is_question, is_statement, sentences
 
-# A sentence ends at . ! ? before a space and a capital, digit or quote, or at a blank line.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n\s*")
-# A single line break ends a sentence only where the next line starts a record's field
-# ("answer: …", "faq.topic: …") or a list item, or the line before reads as a heading or ends
-# a clause. Anywhere else it is a wrapped line of a PDF page, and the sentence goes on.
-_LINE_BREAK = re.compile(r"[ \t]*\n[ \t]*")
-_FIELD = re.compile(r"[A-Za-z_][\w.\[\]-]*: ")
-_ITEM = re.compile(r"(?:[-*•]|\d+[.)])\s")
-_CLAUSE_END = ".!?:;"
-_HEADING_CHARS = 60
-# "Dr. Smith", "e.g. this", "Fig. 3": a full stop after these does not end the sentence.
-_ABBREVIATION = re.compile(
-    r"\b(Dr|Mr|Mrs|Ms|Prof|St|Sr|Jr|vs|etc|e\.g|i\.e|cf|Fig|Figs|No|Vol|al|approx|Inc|Ltd|Co)\.$",
-    re.IGNORECASE,
-)
-# Pieces of fewer words (headings, labels, numbers) are not claims or quotes.
-_MIN_WORDS = 3
 # The share of a source's own question's score that the answer after it inherits.
 INHERITED = 0.98
-_WORD = re.compile(r"[^\W_]+")
-
-
-@dataclass(frozen=True)
-class Span:
-    """A sentence of a text, by character offsets into it."""
-
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -62,92 +36,19 @@ class Scored:
     score: float
 
 
-def sentences(text: str) -> list[Span]:
-    """The sentences of a text with their offsets; whitespace around them is left out. A
-    record's field (`answer: Files over 100 MB are skipped.`) is quoted as its value."""
-    spans: list[Span] = []
-    for start, end in _lines(text):
-        start = _value_start(text, start, end)
-        for boundary in [*_SENTENCE_END.finditer(text, start, end), None]:
-            stop = boundary.start() if boundary else end
-            if boundary is not None and text[boundary.start()] in "\"')]":
-                stop += 1  # a closing quote or bracket belongs to the sentence it ends
-            piece = text[start:stop]
-            stripped = piece.strip()
-            if stripped:
-                lead = len(piece) - len(piece.lstrip())
-                spans.append(Span(start + lead, start + lead + len(stripped), stripped))
-            start = boundary.end() if boundary else end
-    merged: list[Span] = []
-    for span in spans:
-        previous = merged[-1] if merged else None
-        if (
-            previous
-            and _ABBREVIATION.search(previous.text)
-            and "\n" not in text[previous.end : span.start]
-        ):
-            merged[-1] = Span(previous.start, span.end, text[previous.start : span.end])
-        else:
-            merged.append(span)
-    return merged
-
-
-def _lines(text: str) -> list[tuple[int, int]]:
-    """The text cut at the line breaks that end a sentence, as (start, end) offsets."""
-    pieces, start = [], 0
-    for match in _LINE_BREAK.finditer(text):
-        before = text[text.rfind("\n", 0, match.start()) + 1 : match.start()].strip()
-        after = text[match.end() : match.end() + 40]
-        heading = (
-            0 < len(before) <= _HEADING_CHARS
-            and before[-1] not in ",(-–"
-            and (after[:1].isupper() or after[:1].isdigit())
-        )
-        if (
-            not before
-            or not after
-            or before[-1] in _CLAUSE_END
-            or _FIELD.match(after)
-            or _ITEM.match(after)
-            or heading
-        ):
-            pieces.append((start, match.start()))
-            start = match.end()
-    pieces.append((start, len(text)))
-    return [(a, b) for a, b in pieces if b > a]
-
-
-def _value_start(text: str, start: int, end: int) -> int:
-    """Where the value of a one-field line starts, when that value can stand as a quote."""
-    field = _FIELD.match(text, start)
-    if field is None or _FIELD.search(text, field.end(), end):
-        return start
-    value = text[field.end() : end]
-    return field.end() if is_statement(value) else start
-
-
-def is_claim(text: str) -> bool:
-    return len(_WORD.findall(text)) >= _MIN_WORDS
-
-
-def is_statement(text: str) -> bool:
-    """A sentence that can stand as an answer: a heading ("1. What Sourced is") cannot."""
-    words = len(_WORD.findall(text))
-    if is_question(text):  # a FAQ's own question answers nothing
-        return False
-    return words >= 8 or (words >= 4 and text.rstrip()[-1:] in ".!")
-
-
-def is_question(text: str) -> bool:
-    return text.rstrip().endswith("?") and len(_WORD.findall(text)) >= 3
+@lru_cache(maxsize=50_000)
+def term_set(text: str) -> frozenset[str]:
+    """A text's distinct terms; kept, since the same source sentences are weighed again and
+    again."""
+    return frozenset(terms(text))
 
 
 def term_recall(claim: str, sentence: str) -> float:
     """Share of the claim's distinct terms that the sentence contains."""
-    wanted = set(terms(claim))
+    wanted = term_set(claim)
     if not wanted:
         return 0.0
-    return len(wanted & set(terms(sentence))) / len(wanted)
+    return len(wanted & term_set(sentence)) / len(wanted)
 
 
 class EvidenceScorer:
@@ -160,20 +61,46 @@ class EvidenceScorer:
         self._lock = threading.Lock()
 
     def support(
-        self, claims: list[str], candidates: list[str], claim_vectors: np.ndarray | None = None
+        self,
+        claims: list[str],
+        candidates: list[str],
+        claim_vectors: np.ndarray | None = None,
+        candidate_vectors: np.ndarray | None = None,
     ) -> np.ndarray:
         """support[i, j]: how well candidate j supports claim i, in [0, 1]."""
         if not claims or not candidates:
             return np.zeros((len(claims), len(candidates)), dtype=np.float32)
         if claim_vectors is None:
             claim_vectors = self.embedder.embed(claims)
-        cosine = np.clip(claim_vectors @ self._sentence_vectors(candidates).T, 0.0, 1.0)
+        if candidate_vectors is None:
+            candidate_vectors = self._sentence_vectors(candidates)
+        cosine = np.clip(claim_vectors @ candidate_vectors.T, 0.0, 1.0)
+        found = [term_set(s) for s in candidates]
         lexical = np.array(
-            [[term_recall(c, s) for s in candidates] for c in claims], dtype=np.float32
+            [[len(w & f) / len(w) if w else 0.0 for f in found] for w in map(term_set, claims)],
+            dtype=np.float32,
         )
         return (cosine + lexical) / 2
 
+    def sentences_of(self, hits: list[Hit]) -> tuple[list[tuple[int, Span]], np.ndarray]:
+        """Every sentence of the hits, as (source number from 1, span), with its vector: the
+        one stored at ingest, or for an index without them, embedded now (and kept)."""
+        found: list[tuple[int, Span]] = []
+        vectors: list[np.ndarray] = []
+        for n, hit in enumerate(hits, 1):
+            if hit.sentences is not None:
+                spans, chunk_vectors = hit.sentences.spans, hit.sentences.vectors
+            else:
+                spans = sentences(hit.chunk.text)
+                chunk_vectors = self._sentence_vectors([s.text for s in spans])
+            found.extend((n, span) for span in spans)
+            vectors.append(chunk_vectors)
+        dimension = self.embedder.dimension
+        return found, np.concatenate(vectors) if found else np.zeros((0, dimension), np.float32)
+
     def _sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embedder.dimension), dtype=np.float32)
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
         if missing:
@@ -195,16 +122,14 @@ class EvidenceScorer:
         """The sentences of the hits that best answer the question, best first. A source's
         own question (a FAQ entry's) counts as evidence that it covers the question, but is
         never quoted as an answer (`is_statement`)."""
-        found = [
-            (n, span)
-            for n, hit in enumerate(hits, 1)
-            for span in sentences(hit.chunk.text)
-            if is_statement(span.text) or is_question(span.text)
-        ]
-        if not found:
+        every, vectors = self.sentences_of(hits)
+        keep = [i for i, (_, s) in enumerate(every) if is_statement(s.text) or is_question(s.text)]
+        if not keep:
             return []
+        found = [every[i] for i in keep]
         question_vector = self.embedder.embed_query(question)[None, :]  # kept from retrieval
-        scores = self.support([question], [span.text for _, span in found], question_vector)[0]
+        candidates = [span.text for _, span in found]
+        scores = self.support([question], candidates, question_vector, vectors[keep])[0]
         # A source's answer to its own question (a FAQ entry) answers what that question asks:
         # the statements after a question, up to the next one, score at least nearly as high.
         asked = None

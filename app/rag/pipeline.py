@@ -27,7 +27,7 @@ from app.errors import InvalidRequest
 from app.llm.base import LLM, Completion, GenerationParams
 from app.llm.queue import LLMQueue
 from app.rag.citations import CitationCheck, Quote, SourceCheck, check_citations, resolve_citations
-from app.rag.evidence import EvidenceScorer, Scored, Span, is_statement, sentences
+from app.rag.evidence import EvidenceScorer, Scored
 from app.rag.followup import Rewrite, standalone_query, uses_llm
 from app.rag.indexes import IndexLibrary
 from app.rag.prompt import Prompt, build_prompt
@@ -41,6 +41,7 @@ from app.rag.reader import (
 from app.rag.retriever import Filters, Hit, Retriever
 from app.schemas import AskRequest, AskResponse, QuoteOut, SourceOut, Timings, Usage
 from app.settings import Settings
+from ingest.sentences import Span, is_statement, sentences
 
 # A reply saying the sources are silent.
 _SILENT = re.compile(

@@ -22,9 +22,10 @@ import re
 from dataclasses import dataclass
 
 from app.llm.base import Message
-from app.rag.evidence import Scored, Span, sentences
+from app.rag.evidence import Scored
 from app.rag.retriever import Hit
 from ingest.lexical import terms
+from ingest.sentences import Span, sentences
 
 READER_PROMPT = (
     "You answer questions using only the given text. Reply with the shortest phrase from the "

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from ingest.embedder import Embedder
+from ingest.sentence_index import ChunkSentences
 from ingest.store import IndexVersion
 from ingest.units import Chunk
 
@@ -31,6 +32,8 @@ class Hit:
     chunk: Chunk
     score: float  # the ranking score of the mode: cosine, BM25, fused (RRF) or reranker score
     similarity: float = 0.0  # cosine similarity between the question and the chunk
+    # The chunk's sentences with their vectors, as stored at ingest (None: not stored).
+    sentences: ChunkSentences | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -109,10 +112,12 @@ class Retriever:
             ranked, order = self._rerank(index, question, ranked, k)
             vectors, similarity = vectors[order], similarity[order]
         chosen = self._distinct(vectors, k)
-        chunks = index.chunks([ranked[i][0] for i in chosen])
+        rows = [ranked[i][0] for i in chosen]
+        chunks = index.chunks(rows)
+        stored = index.sentences_of(rows, [c.text for c in chunks]) or [None] * len(chunks)
         return [
-            Hit(chunk, float(ranked[i][1]), float(similarity[i]))
-            for chunk, i in zip(chunks, chosen, strict=True)
+            Hit(chunk, float(ranked[i][1]), float(similarity[i]), sentences)
+            for chunk, i, sentences in zip(chunks, chosen, stored, strict=True)
         ]
 
     def _rerank(
