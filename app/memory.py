@@ -57,7 +57,8 @@ class HeapTrimmer:
         if self._trim is None or self._thread is not None:
             return
         self._stopping.clear()  # an app may be started again after a stop (tests do)
-        self._served.set()  # what loading the models freed goes back too
+        self._trim(0)  # what loading the models freed goes back now, not after the first wait
+        self.trims += 1
         self._thread = threading.Thread(target=self._run, name="heap-trimmer", daemon=True)
         self._thread.start()
 
