@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from app.rag.pipeline import AnswerPipeline
 from app.rag.rerank import CrossEncoderReranker
 from app.rag.retriever import Retriever
 from app.settings import Settings
-from ingest.embedder import Embedder
+from ingest.embedder import FEW_TEXTS, Embedder
 from ingest.store import list_indexes
 
 log = logging.getLogger("sourced")
@@ -34,9 +35,8 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
     started = time.perf_counter()
     bound_kernel_cache()  # before the models do any work
     embedder = Embedder.from_settings(settings)
-    embedder.embed_query("warm up")  # load and warm the model now, not on the first request
     llm = llm or create_llm(settings)
-    llm.load()
+    load_models(embedder, llm)
     library = IndexLibrary(settings.index_dir, settings.embedding_model, embedder.dimension)
     pipeline = AnswerPipeline(
         settings, library, build_retriever(settings, embedder), llm, EvidenceScorer(embedder)
@@ -58,6 +58,29 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
             version.chunk_count,
         )
     return Services(settings, embedder, llm, library, pipeline, seconds)
+
+
+def load_models(embedder: Embedder, llm: LLM) -> None:
+    """Load and warm both models now, not on the first request, in a thread that then ends.
+    Warming runs torch on every CPU thread, and a thread that has done so keeps a pool of
+    OpenMP threads while it lives; the thread that called this (a server's main thread) would
+    keep one for good, and the LLM, generating in a thread of its own, would write a fifth
+    slower (see ingest/embedder.py, FEW_TEXTS)."""
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            embedder.embed(["warm up"] * (FEW_TEXTS + 1))  # the batch path, on every thread
+            embedder.embed_query("warm up")
+            llm.load()
+        except BaseException as exc:  # raised again in the caller's thread
+            failed.append(exc)
+
+    loader = threading.Thread(target=load, name="load-models")
+    loader.start()
+    loader.join()
+    if failed:
+        raise failed[0]
 
 
 def build_retriever(settings: Settings, embedder: Embedder) -> Retriever:

@@ -27,7 +27,7 @@ from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
 from app.rag.pipeline import AnswerPipeline
 from app.schemas import AskRequest, LLMOptions
-from app.services import build_retriever
+from app.services import build_retriever, load_models
 from app.settings import Settings
 
 SQUAD = ROOT.parent / "shared" / "datasets" / "squad-sample" / "dev-v1.1-sample.json"
@@ -63,7 +63,7 @@ def main() -> None:
     context = prepare(dataset, settings, EvalOptions(["hybrid"], []), print)
     eval_settings = context.settings.model_copy(update={"default_index": context.index.name})
     llm = create_llm(eval_settings)
-    llm.load()
+    load_models(context.embedder, llm)  # as the server does: off this thread
     library = IndexLibrary(
         eval_settings.index_dir, settings.embedding_model, context.index.dimension
     )

@@ -14,10 +14,12 @@ comparable with the other's, so an index need not be rebuilt to switch.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -158,6 +160,42 @@ class Embedder:
         return vector
 
 
+# A question or an answer's claims are embedded on one CPU thread. A thread that runs torch on
+# several keeps a pool of OpenMP threads for as long as it lives; with more pooled threads than
+# CPUs, OpenMP stops spinning while it waits for work, and the LLM, writing one token at a time
+# in a thread of its own, writes a fifth slower. So a server's request threads own no pool;
+# batches (ingest) use every thread. The count is set for the calling thread alone, through
+# OpenMP itself: torch.set_num_threads would change it for every thread, a generating one too.
+FEW_TEXTS = 8
+
+
+@lru_cache(maxsize=1)
+def _openmp():
+    """The OpenMP runtime torch runs on, or None (another build: threads are left as they are)."""
+    import torch
+
+    for library in sorted((Path(torch.__file__).parent / "lib").glob("libgomp*.so*")):
+        try:
+            return ctypes.CDLL(str(library))
+        except OSError:
+            continue
+    return None
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Run the block on `count` CPU threads; other threads keep theirs."""
+    openmp = _openmp()
+    before = openmp.omp_get_max_threads() if openmp else count
+    if before != count:
+        openmp.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        if before != count:
+            openmp.omp_set_num_threads(before)
+
+
 class TorchEngine:
     """A sentence-transformers model on torch."""
 
@@ -191,7 +229,8 @@ class TorchEngine:
         import torch
 
         parts = []
-        with torch.inference_mode():
+        threads = 1 if len(texts) <= FEW_TEXTS else torch.get_num_threads()
+        with torch_threads(threads), torch.inference_mode():
             for begin in range(0, len(texts), batch_size):
                 features = self.model.preprocess(texts[begin : begin + batch_size])
                 features = {

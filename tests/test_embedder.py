@@ -69,3 +69,24 @@ def test_onnx_int8_is_for_the_bundled_model_only():
 def test_unknown_runtime_or_dtype_is_a_usage_error(options, message):
     with pytest.raises(UsageError, match=message):
         Embedder(MODEL, **options)
+
+
+def test_few_texts_run_on_one_thread_and_other_threads_keep_theirs():
+    import threading
+
+    import torch
+
+    from ingest.embedder import _openmp, torch_threads
+
+    if _openmp() is None:
+        pytest.skip("this torch build does not run on libgomp")
+    before = torch.get_num_threads()
+    seen: list[int] = []
+    with torch_threads(1):
+        inside = torch.get_num_threads()
+        other = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        other.start()
+        other.join()
+    assert inside == 1
+    assert seen == [before], "a thread started meanwhile (the LLM's) keeps every CPU thread"
+    assert torch.get_num_threads() == before
