@@ -75,10 +75,8 @@ class EvidenceScorer:
         if candidate_vectors is None:
             candidate_vectors = self._sentence_vectors(candidates)
         cosine = np.clip(claim_vectors @ candidate_vectors.T, 0.0, 1.0)
-        found = [term_set(s) for s in candidates]
         lexical = np.array(
-            [[len(w & f) / len(w) if w else 0.0 for f in found] for w in map(term_set, claims)],
-            dtype=np.float32,
+            [[term_recall(c, s) for s in candidates] for c in claims], dtype=np.float32
         )
         return (cosine + lexical) / 2
 
