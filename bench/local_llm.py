@@ -29,6 +29,11 @@ from ingest.units import Chunk, Source
 
 ENGINES = {
     "local-bfloat16-int8": {"llm_backend": "local", "llm_dtype": "bfloat16"},  # the default
+    "local-bfloat16-int8-weight-only": {
+        "llm_backend": "local",
+        "llm_dtype": "bfloat16",
+        "llm_quantize": "int8-weight-only",
+    },
     "local-bfloat16": {"llm_backend": "local", "llm_dtype": "bfloat16", "llm_quantize": "none"},
     "local-float32": {"llm_backend": "local", "llm_dtype": "float32"},
     "llamacpp": {"llm_backend": "llamacpp"},

@@ -82,10 +82,10 @@ class LocalLLM(StreamingLLM):
                 "bundled model name, a .gguf file or a local model folder (Sourced runs offline)."
             ) from exc
         self._model.eval()
-        if self._quantize == "int8" and dtype == torch.bfloat16:
+        if self._quantize.startswith("int8") and dtype == torch.bfloat16:
             from app.llm.int8 import quantize_for_decoding
 
-            quantize_for_decoding(self._model)
+            quantize_for_decoding(self._model, fbgemm=self._quantize == "int8")
         # Options every generation takes. A preallocated (static) cache, where the model
         # supports one: no growing copies of every layer's keys and values per token.
         ends = [self._tokenizer.eos_token_id]
