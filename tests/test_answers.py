@@ -341,6 +341,23 @@ def test_the_phrase_is_shown_as_the_source_writes_it(settings):
     assert ask(settings, llm, question=INGEST_TIME)["short_answer"] == "a minute per thousand pages"
 
 
+def test_a_phrase_from_a_weaker_sentence_comes_with_the_best_one(settings):
+    llm = ScriptedLLM("need OCR", capable=True)
+    body = ask(settings, llm, question=ANSWERABLE, answer_mode="short")
+    assert body["answer_mode"] == "short" and body["short_answer"] == "need OCR"
+    phrase, quote, also = body["answer"].split("\n\n")
+    assert quote.startswith('"- Scanned PDFs need OCR before ingest."')
+    best = "- Password-protected PDFs that need a password to open are skipped."
+    assert also.startswith(f'Also in the sources: "{best}" [')
+
+
+def test_a_phrase_from_a_sentence_near_the_best_comes_alone(settings):
+    # Every sentence of the FAQ's answer field answers its question as well as the next.
+    llm = ScriptedLLM("Parsing is fast", capable=True)
+    body = ask(settings, llm, question=INGEST_TIME)
+    assert body["short_answer"] == "Parsing is fast" and "Also" not in body["answer"]
+
+
 def test_a_phrase_its_passage_does_not_hold_is_not_shown(settings):
     body = ask(settings, ScriptedLLM("an hour per page", capable=True), question=INGEST_TIME)
     assert body["answer_mode"] == "extractive" and body["short_answer"] is None

@@ -7,7 +7,8 @@
 3. Answer by the mode asked for:
    - extractive: the sentences of the sources that best answer the query, verbatim, cited;
    - short: the LLM reads the chunk holding the best sentences and replies with a phrase,
-     which must be found in it; it is shown with the sentence it was found in (reader.py);
+     which must be found in it; it is shown with the sentence it was found in, and with the
+     best-answering sentence when that is another one (reader.py);
    - generative: the LLM writes the answer from a prompt of numbered sources (prompt.py);
    - auto: short for a question that asks for a fact, generative for one that asks for an
      explanation; then checked (citations.py). An answer its sources do not support is
@@ -57,6 +58,8 @@ _SHORT_SENTENCES = 3
 # Best sentences kept beyond the extractive answer's: enough to find the reader's chunks when
 # a source's own questions (evidence, never quoted) take some of the places.
 _SPARE_SENTENCES = 4
+# A sentence scoring at least this share of the best one's evidence is as good an answer.
+_NEAR_BEST = 0.85
 
 StreamEvent = tuple[str, Any]
 
@@ -298,20 +301,20 @@ class AnswerPipeline:
             phrase = " ".join(quote.text.split())
         text = f'{phrase} [{n}]\n\n"{" ".join(quote.text.split())}" [{n}]'
         checks = {n: SourceCheck(Quote(quote.text, quote.start, quote.end), 1.0, True)}
+        best = _best_sentences(prepared)
+        if best and not any(s.hit_number == n and _overlap(s.span, quote) for s in best):
+            # The phrase came from a sentence the evidence does not rank near the best: the
+            # best one is shown too, so a reader who doubts the phrase sees the strongest.
+            m, span = best[0].hit_number, best[0].span
+            text += f'\n\nAlso in the sources: "{" ".join(span.text.split())}" [{m}]'
+            checks.setdefault(m, SourceCheck(Quote(span.text, span.start, span.end), 1.0, True))
         return CitationCheck(text, checks, 1.0, 1), "short", phrase, True, None
 
     def _extractive(self, prepared: Prepared) -> CitationCheck:
         """The best sentences, verbatim, each cited; a sentence well below the best is left
         out, so a clear answer is not diluted."""
-        # Only sources that made it into the response (a prompt may have had to drop some).
-        pool = [
-            s
-            for s in prepared.best
-            if s.hit_number <= len(prepared.hits) and is_statement(s.span.text)
-        ]
-        chosen = [s for s in pool if s.score >= 0.85 * pool[0].score] if pool else []
         parts, checks = [], {}
-        for scored in chosen:
+        for scored in _best_sentences(prepared):
             text, n = " ".join(scored.span.text.split()), scored.hit_number
             cut = len(text) - 1 if text[-1] in ".!?" else len(text)
             parts.append(f"{text[:cut]} [{n}]{text[cut:]}")
@@ -365,6 +368,20 @@ class AnswerPipeline:
             support=check.support if check else None,
             quote=QuoteOut(text=quote.text, start=quote.start, end=quote.end) if quote else None,
         )
+
+
+def _best_sentences(prepared: Prepared) -> list[Scored]:
+    """The sentences that best answer, best first: statements from sources that made it into
+    the response (a prompt may have had to drop some); one well below the best is left out,
+    so a clear answer is not diluted."""
+    pool = [
+        s for s in prepared.best if s.hit_number <= len(prepared.hits) and is_statement(s.span.text)
+    ]
+    return [s for s in pool if s.score >= _NEAR_BEST * pool[0].score] if pool else []
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
 
 
 def _filters(request: AskRequest) -> Filters | None:
