@@ -35,6 +35,11 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument(
         "--dry-run", action="store_true", help="report what would change; parse and write nothing"
     )
+    ingest.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="parse again the files that failed before, even if they have not changed",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--quiet", action="store_true", help="no progress output")
     ingest.set_defaults(handler=_ingest)
@@ -52,6 +57,7 @@ def _ingest(args: argparse.Namespace, settings: IngestSettings) -> int:
         settings,
         rebuild=args.rebuild,
         dry_run=args.dry_run,
+        retry_failed=args.retry_failed,
         progress=progress,
     )
     if args.json:

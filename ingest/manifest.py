@@ -1,7 +1,8 @@
 """The manifest: what was ingested into an index version, file by file.
 
 It lets the next run tell unchanged files (same size and mtime, or same content hash) from
-changed, new, renamed and deleted ones without re-reading them.
+changed, new, renamed and deleted ones without re-reading them, and remembers the files that
+failed, so that an unchanged broken file is not parsed (and failed) again on every run.
 """
 
 from __future__ import annotations
@@ -30,16 +31,41 @@ class FileRecord:
 
 
 @dataclass
+class Failure:
+    """A file that could not be read: by its content and the parser that tried. It is tried
+    again when either changes (or when asked to); what an earlier version of the file put in
+    the index stays there meanwhile (its FileRecord)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    parser: str
+    reason: str
+
+    def same_file(self, size: int, mtime_ns: int, parser: str) -> bool:
+        return self.parser == parser and (self.size, self.mtime_ns) == (size, mtime_ns)
+
+
+@dataclass
 class Manifest:
     files: dict[str, FileRecord] = field(default_factory=dict)
+    failures: dict[str, Failure] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"files": [record.to_dict() for _, record in sorted(self.files.items())]}
+        return {
+            "files": [record.to_dict() for _, record in sorted(self.files.items())],
+            "failures": [asdict(failure) for _, failure in sorted(self.failures.items())],
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
         records = (FileRecord(**item) for item in data.get("files", []))
-        return cls(files={record.path: record for record in records})
+        failures = (Failure(**item) for item in data.get("failures", []))
+        return cls(
+            files={record.path: record for record in records},
+            failures={failure.path: failure for failure in failures},
+        )
 
     def indexed(self) -> dict[str, FileRecord]:
         """The files that have chunks in the index."""

@@ -25,6 +25,9 @@ class IngestReport:
     renamed: list[tuple[str, str]] = field(default_factory=list)  # (old name, new name)
     skipped: list[FileIssue] = field(default_factory=list)
     failed: list[FileIssue] = field(default_factory=list)
+    # Of the failed: files that failed on an earlier run and have not changed since (not
+    # parsed again; --retry-failed does).
+    failures_remembered: int = 0
     warnings: list[FileIssue] = field(default_factory=list)
     unsupported: Counter[str] = field(default_factory=Counter)  # extension → files
     documents: int = 0
@@ -82,6 +85,11 @@ class IngestReport:
                 f"{ext or '(none)'} ×{n}" for ext, n in sorted(self.unsupported.items())
             )
             lines.append(f"  unsupported types, not indexed: {kinds}")
+        if self.failures_remembered:
+            lines.append(
+                f"  {self.failures_remembered} of the failed files failed the same way before "
+                "and have not changed: not parsed again (--retry-failed reads them again)"
+            )
         for title, issues in (
             ("Failed", self.failed),
             ("Skipped", self.skipped),

@@ -1,6 +1,7 @@
 """One ingest run: bring an index in line with a set of folders, doing only the work that changed.
 
-plan     compare the files found with the current version's manifest (size, mtime, hash)
+plan     compare the files found with the current version's manifest (size, mtime, hash);
+         a file that failed before and has not changed since is reported, not parsed again
 parse    read new and changed files in a child process, with a time limit per file
 chunk    split their units into token-aware chunks
 embed    embed only texts the previous version has no vector for (renames and copies reuse),
@@ -23,7 +24,7 @@ from ingest.background import BackgroundEmbedder
 from ingest.chunker import CHUNKER_VERSION, Chunker
 from ingest.embedder import Embedder
 from ingest.loaders import ParseLimits, parser_version
-from ingest.manifest import FileRecord, Manifest, file_sha256
+from ingest.manifest import Failure, FileRecord, Manifest, file_sha256
 from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
 from ingest.scan import FoundFile, scan
@@ -66,12 +67,14 @@ def run_ingest(
     rebuild: bool = False,
     dry_run: bool = False,
     prune: bool = True,
+    retry_failed: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
 ) -> IngestReport:
     """Ingest `paths` into the index `index`; the index then mirrors exactly these paths (and
     the index's own `uploads/` folder). With `prune=False` nothing is removed: documents
-    that are not under `paths` stay as they are (how uploads are added)."""
+    that are not under `paths` stay as they are (how uploads are added). Files that failed
+    on an earlier run and have not changed are parsed again only with `retry_failed`."""
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
     report = IngestReport(index=index, dry_run=dry_run)
@@ -83,7 +86,7 @@ def run_ingest(
         if previous is not None:
             previous.check_spec(spec)
         old = previous.manifest() if previous else Manifest()
-        kept, jobs = _plan(files, old, settings, report, progress)
+        kept, jobs, failures = _plan(files, old, settings, report, progress, retry_failed)
         if not prune:
             for name in report.removed:
                 kept[name] = old.files[name]
@@ -98,22 +101,26 @@ def run_ingest(
         # A version written without sentence vectors (or by other sentence rules) gets them.
         upgrade = bool(previous and settings.sentence_vectors and previous.sentence_index is None)
         # Read only when a vector may be reused: an unchanged folder costs no chunk reads.
-        reads = previous and (jobs or report.removed or upgrade)
+        forgotten = set(old.failures) - set(failures)  # failed files gone, or read again
+        reads = previous and (jobs or report.removed or upgrade or forgotten)
         old_chunks = previous.chunks() if reads else []
         old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
         parsed, embedded = _parse_and_embed(
             jobs, settings, embedder, old_row_by_text.__contains__, report, progress
         )
-        failed = {issue.document for issue in report.failed}
+        failed = {issue.document: issue.reason for issue in report.failed}
         for job in jobs:
+            if job.file.name not in failed:
+                continue
+            failures[job.file.name] = _failure(job, failed[job.file.name])
             # A file that failed keeps what the previous version had of it: nothing is lost.
-            if job.previous and job.file.name in failed:
+            if job.previous:
                 kept[job.file.name] = job.previous
         _find_renames(report, old, parsed)
 
         changed = report.added or report.updated or report.removed or rebuild or not previous
         newly_skipped = any(record.skipped for record, _ in parsed.values())
-        if changed or newly_skipped or upgrade:
+        if changed or newly_skipped or upgrade or _failures_differ(failures, old.failures):
             chunks, vectors, old_rows = _assemble(
                 previous, old_chunks, old_row_by_text, kept, parsed, embedded, embedder, report
             )
@@ -123,7 +130,7 @@ def run_ingest(
                     previous, chunks, old_rows, vectors.shape[1], embedder, progress, report
                 )
             records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
-            manifest = Manifest(files=dict(sorted(records.items())))
+            manifest = Manifest(files=dict(sorted(records.items())), failures=failures)
             approximate = len(chunks) >= settings.ann_min_chunks
             graph = " and an HNSW graph (approximate search)" if approximate else ""
             progress.note(f"writing {len(chunks)} chunks{graph}")
@@ -154,10 +161,13 @@ def _plan(
     settings: IngestSettings,
     report: IngestReport,
     progress: Progress,
-) -> tuple[dict[str, FileRecord], list[_Job]]:
-    """Sort files into unchanged (kept as they are) and jobs to parse; note the rest."""
+    retry_failed: bool,
+) -> tuple[dict[str, FileRecord], list[_Job], dict[str, Failure]]:
+    """Sort files into unchanged (kept as they are), failed before and unchanged since (their
+    failures carried on), and jobs to parse; note the rest."""
     kept: dict[str, FileRecord] = {}
     jobs: list[_Job] = []
+    failures: dict[str, Failure] = {}
     progress.start("checking", len(files), "files")
     for file in files:
         progress.advance()
@@ -174,6 +184,10 @@ def _plan(
             report.skipped.append(FileIssue(file.name, reason))
             continue
         record = old.files.get(file.name)
+        failure = None if retry_failed else old.failures.get(file.name)
+        if failure and failure.same_file(file.size, file.mtime_ns, parser):
+            _fail_again(failure, record, kept, failures, report)
+            continue
         if (
             record
             and record.parser == parser
@@ -192,6 +206,9 @@ def _plan(
             if record:
                 kept[file.name] = record
             continue
+        if failure and failure.parser == parser and failure.sha256 == digest:
+            _fail_again(replace(failure, mtime_ns=file.mtime_ns), record, kept, failures, report)
+            continue
         if record and record.parser == parser and record.sha256 == digest:
             _keep(kept, replace(record, mtime_ns=file.mtime_ns), report)
             continue
@@ -201,7 +218,7 @@ def _plan(
     progress.finish()
     found = {file.name for file in files}
     report.removed = sorted(name for name in old.indexed() if name not in found)
-    return kept, jobs
+    return kept, jobs, failures
 
 
 def _keep(kept: dict[str, FileRecord], record: FileRecord, report: IngestReport) -> None:
@@ -211,6 +228,31 @@ def _keep(kept: dict[str, FileRecord], record: FileRecord, report: IngestReport)
         report.unchanged.append(record.path)
     else:
         report.skipped.append(FileIssue(record.path, record.skipped))
+
+
+def _failures_differ(new: dict[str, Failure], old: dict[str, Failure]) -> bool:
+    """Whether the failures to remember changed. A new mtime alone is not worth a version:
+    the next run hashes the file and finds the same content."""
+
+    def key(failures: dict[str, Failure]) -> dict[str, tuple[str, str, str]]:
+        return {path: (f.sha256, f.parser, f.reason) for path, f in failures.items()}
+
+    return key(new) != key(old)
+
+
+def _fail_again(
+    failure: Failure,
+    record: FileRecord | None,
+    kept: dict[str, FileRecord],
+    failures: dict[str, Failure],
+    report: IngestReport,
+) -> None:
+    """A file that failed before and is the same file now: it would fail the same way."""
+    failures[failure.path] = failure
+    report.failed.append(FileIssue(failure.path, failure.reason))
+    report.failures_remembered += 1
+    if record:
+        kept[failure.path] = record  # what an earlier version of it put in the index
 
 
 def _parse_and_embed(
@@ -304,6 +346,13 @@ def _record(
         chunk_ids=[c.id for c in chunks],
         warnings=warnings,
         skipped=skipped,
+    )
+
+
+def _failure(job: _Job, reason: str) -> Failure:
+    file = job.file
+    return Failure(
+        file.name, file.size, file.mtime_ns, job.sha256, parser_version(file.path), reason
     )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from app.rag.evidence import EvidenceScorer
 from app.rag.retriever import Retriever
+from ingest import sync
 from ingest.errors import IndexLockedError, IndexMismatchError, UsageError
 from ingest.sentences import sentences
 from ingest.store import open_index, write_lock
@@ -119,11 +120,61 @@ def test_bad_files_are_reported_by_name_and_the_rest_is_indexed(folder, settings
     assert len(report.added) == len(list(SAMPLE.iterdir()))
     assert str(folder) not in report.summary()
 
-    # Skips are remembered for unchanged files; failures are retried.
+    # Skips and failures are remembered for unchanged files: reported again, not re-read.
     again = ingest(folder, settings, embedder)
     assert {i.document for i in again.skipped} == {"empty.txt", "locked.pdf"}
-    assert {i.document for i in again.failed} == {"broken.pdf", "bad.json"}
+    assert {i.document: i.reason for i in again.failed} == failed
+    assert again.failures_remembered == 2 and again.exit_code == 1
+    assert "--retry-failed" in again.summary()
     assert again.version is None
+
+
+@pytest.fixture
+def parses(monkeypatch):
+    """The names of the files the parser worker is asked to read."""
+    from ingest.worker import ParseWorker
+
+    asked: list[str] = []
+    parse = ParseWorker.parse
+
+    def counting(self, path):
+        asked.append(path.name)
+        return parse(self, path)
+
+    monkeypatch.setattr(ParseWorker, "parse", counting)
+    return asked
+
+
+def test_a_failure_is_retried_when_the_file_the_parser_or_the_user_says_so(
+    folder, settings, embedder, parses, monkeypatch
+):
+    bad = folder / "bad.json"
+    bad.write_text("{'single': 'quotes'}")
+    first = ingest(folder, settings, embedder)
+    assert [i.document for i in first.failed] == ["bad.json"] and first.failures_remembered == 0
+    parses.clear()
+
+    again = ingest(folder, settings, embedder)
+    assert parses == [] and again.failures_remembered == 1 and again.version is None
+
+    bad.touch()  # a new mtime, the same content: still not parsed
+    assert ingest(folder, settings, embedder).failures_remembered == 1 and parses == []
+
+    asked = ingest(folder, settings, embedder, retry_failed=True)
+    assert parses == ["bad.json"] and asked.failures_remembered == 0 and asked.failed
+    parses.clear()
+
+    newer = sync.parser_version
+    monkeypatch.setattr(sync, "parser_version", lambda path: newer(path) + "-next")
+    assert ingest(folder, settings, embedder).failures_remembered == 0
+    assert "bad.json" in parses
+    monkeypatch.setattr(sync, "parser_version", newer)
+    parses.clear()
+
+    bad.write_text('{"fixed": "at last"}')
+    fixed = ingest(folder, settings, embedder)
+    assert "bad.json" in parses and not fixed.failed and "bad.json" in fixed.added
+    assert open_index(settings.index_dir, "docs").manifest().failures == {}
 
 
 def test_a_file_that_turns_bad_keeps_its_previous_chunks(folder, settings, embedder):
@@ -138,6 +189,10 @@ def test_a_file_that_turns_bad_keeps_its_previous_chunks(folder, settings, embed
         c.id for c in open_index(settings.index_dir, "docs").chunks() if c.document == "faq.json"
     ]
     assert after == before
+    # Remembered: the next run reports it without reading it, and its chunks stay.
+    again = ingest(folder, settings, embedder)
+    assert again.failures_remembered == 1 and again.version is None
+    assert "faq.json" in open_index(settings.index_dir, "docs").manifest().indexed()
 
 
 def test_oversized_files_are_skipped(folder, settings, embedder):
