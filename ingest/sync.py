@@ -91,6 +91,8 @@ def run_ingest(
             for name in report.removed:
                 kept[name] = old.files[name]
             report.removed = []
+            scanned = {file.name for file in files}
+            failures.update({n: f for n, f in old.failures.items() if n not in scanned})
         if dry_run:
             report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
             report.chunks = previous.chunk_count if previous else 0

@@ -177,6 +177,19 @@ def test_a_failure_is_retried_when_the_file_the_parser_or_the_user_says_so(
     assert open_index(settings.index_dir, "docs").manifest().failures == {}
 
 
+def test_adding_files_without_pruning_keeps_the_other_failures(
+    tmp_path, folder, settings, embedder
+):
+    (folder / "bad.json").write_text("{'single': 'quotes'}")
+    ingest(folder, settings, embedder)
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "note.md").write_text("# Note\n\nA file added on its own, as an upload is.")
+    added = run_ingest([extra], "docs", settings, embedder=embedder, prune=False)
+    assert added.added == ["note.md"] and not added.failed
+    assert set(open_index(settings.index_dir, "docs").manifest().failures) == {"bad.json"}
+
+
 def test_a_file_that_turns_bad_keeps_its_previous_chunks(folder, settings, embedder):
     ingest(folder, settings, embedder)
     before = [
