@@ -48,6 +48,13 @@ def test_page_numbers_follow_the_document():
     assert all(u.text.strip() for u in result.units)
 
 
+def test_running_footers_are_left_out_and_the_page_stays_in_the_locator():
+    result = pdf.load(SAMPLE / "user-guide.pdf")
+    assert [u.source.page for u in result.units] == [1, 2, 3, 4, 5]
+    assert not any("User Guide - page" in u.text for u in result.units)
+    assert result.units[1].text.endswith("allow hub access with HF_HUB_OFFLINE=0.")
+
+
 def test_page_labels_are_kept_when_they_differ_from_the_number():
     result = pdf.load(PDFS / "009-pdflatex-geotopo" / "GeoTopo-komprimiert.pdf")
     first = result.units[0].source

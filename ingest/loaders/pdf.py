@@ -1,6 +1,11 @@
-"""PDF: one unit per page, with its 1-based number and the page label the PDF prints."""
+"""PDF: one unit per page, with its 1-based number and the page label the PDF prints.
+Running headers and footers ("User Guide - page 2" on every page) are left out."""
 
 import logging
+import math
+import re
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 from pypdf import PdfReader, apply_configuration
@@ -9,11 +14,18 @@ from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 from ingest.errors import LoadError, SkipFile
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "pdf-1"
+PARSER_VERSION = "pdf-2"
 EXTENSIONS = (".pdf",)
 
 # pypdf logs every recoverable oddity of a damaged file; the summary reports what matters.
 logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+# A short line at the top or bottom of at least this share of the pages (and of three) is a
+# running header or footer: kept, it would run into each page's last sentence and be quoted
+# as part of it. The page number stays in the locator.
+_RUNNING_SHARE = 0.5
+_EDGE_LINES = 2  # lines looked at on each edge of a page
+_RUNNING_MAX_CHARS = 80
 
 
 def load(path: Path, max_pages: int = 5_000, max_stream_bytes: int = 75_000_000) -> LoadResult:
@@ -65,6 +77,8 @@ def _load(path: Path, max_pages: int) -> LoadResult:
             label = labels[index] if index < len(labels) else None
             source = Source(page=number, page_label=label if label != str(number) else None)
             units.append(Unit(text=text, source=source))
+        texts = _without_running_lines([unit.text for unit in units])
+        units = [replace(unit, text=text) for text, unit in zip(texts, units, strict=True)]
     except (SkipFile, LoadError):
         raise
     except FileNotDecryptedError as exc:
@@ -75,6 +89,42 @@ def _load(path: Path, max_pages: int) -> LoadResult:
         pages = sum(w.startswith("no text on page") for w in warnings)
         raise SkipFile(f"no extractable text in {pages} page(s) — scanned or image-only PDF?")
     return LoadResult(units=units, warnings=warnings)
+
+
+def _without_running_lines(pages: list[str]) -> list[str]:
+    """The pages' texts without the lines that recur at their edges (numbers may differ)."""
+    if len(pages) < 3:
+        return pages
+    lines = [text.split("\n") for text in pages]
+    seen: Counter[str] = Counter()
+    for page in lines:
+        seen.update({_shape(line) for line in _edges(page) if _shape(line)})
+    needed = max(3, math.ceil(_RUNNING_SHARE * len(pages)))
+    running = {shape for shape, count in seen.items() if count >= needed}
+    if not running:
+        return pages
+    result = []
+    for text, page in zip(pages, lines, strict=True):
+        start, end = 0, len(page)
+        while start < min(_EDGE_LINES, end) and _shape(page[start]) in running:
+            start += 1
+        while end > max(start, len(page) - _EDGE_LINES) and _shape(page[end - 1]) in running:
+            end -= 1
+        kept = "\n".join(page[start:end]).strip()
+        result.append(kept or text)  # a page of nothing else keeps its line
+    return result
+
+
+def _edges(page: list[str]) -> list[str]:
+    return page[:_EDGE_LINES] + page[-_EDGE_LINES:]
+
+
+def _shape(line: str) -> str:
+    """A line as it recurs from page to page: case, spacing and numbers aside."""
+    words = " ".join(line.split())
+    if not words or len(words) > _RUNNING_MAX_CHARS:
+        return ""
+    return re.sub(r"\d+", "#", words.lower())
 
 
 def _unlock(reader: PdfReader) -> None:
