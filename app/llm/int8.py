@@ -27,15 +27,15 @@ DECODE_ROWS = 8
 class Int8DecodeLinear(nn.Module):
     def __init__(self, linear: nn.Linear, fbgemm: bool = True):
         super().__init__()
-        weight = linear.weight.detach()
-        scale = weight.float().abs().amax(dim=1).clamp(min=1e-8) / 127
+        weight = linear.weight.detach().float()
+        scale = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
         self.weight = linear.weight  # shared, not copied: used for long inputs
         self.bias = linear.bias
         self.packed = _fbgemm_weights(weight, scale, linear.bias) if fbgemm else None
         if self.packed is None:
-            quantized = torch.round(weight.float() / scale[:, None]).to(torch.int8)
+            quantized = torch.round(weight / scale[:, None]).to(torch.int8)
             self.register_buffer("weight_int8", quantized.contiguous(), persistent=False)
-            self.register_buffer("scale", scale.to(weight.dtype), persistent=False)
+            self.register_buffer("scale", scale.to(linear.weight.dtype), persistent=False)
 
     @property
     def kernel(self) -> str:
@@ -56,7 +56,8 @@ class Int8DecodeLinear(nn.Module):
 
 
 def _fbgemm_weights(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None):
-    """The weights rounded per row and packed for fbgemm, or None where it is missing."""
+    """The (float32) weights rounded per row and packed for fbgemm, or None where it is
+    missing."""
     if torch.backends.quantized.engine not in ("x86", "fbgemm"):
         return None
     try:
@@ -65,7 +66,7 @@ def _fbgemm_weights(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tenso
             # weight-only kernel takes over in a build without them.
             warnings.simplefilter("ignore")
             zero = torch.zeros(scale.shape[0], dtype=torch.long)
-            rounded = torch.quantize_per_channel(weight.float(), scale, zero, 0, torch.qint8)
+            rounded = torch.quantize_per_channel(weight, scale, zero, 0, torch.qint8)
             float_bias = None if bias is None else bias.detach().float()
             return torch.ops.quantized.linear_prepack(rounded, float_bias)
     except (AttributeError, NotImplementedError, RuntimeError):

@@ -98,7 +98,7 @@ def _without_running_lines(pages: list[str]) -> list[str]:
     lines = [text.split("\n") for text in pages]
     seen: Counter[str] = Counter()
     for page in lines:
-        seen.update({_shape(line) for line in _edges(page) if _shape(line)})
+        seen.update({shape for shape in map(_shape, _edges(page)) if shape})
     needed = max(3, math.ceil(_RUNNING_SHARE * len(pages)))
     running = {shape for shape, count in seen.items() if count >= needed}
     if not running:
