@@ -8,7 +8,7 @@ from app.access import EVERYONE
 from app.errors import Forbidden
 from app.keys import Principal
 from app.services import Services
-from ingest.store import INDEX_NAME_PATTERN
+from ingest.stores import INDEX_NAME_PATTERN
 
 
 def get_services(request: Request) -> Services:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.errors import UsageError
-from ingest.store import INDEX_NAME_PATTERN
+from ingest.stores import INDEX_NAME_PATTERN
 
 _INDEX = re.compile(INDEX_NAME_PATTERN)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")

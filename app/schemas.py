@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.store import INDEX_NAME_PATTERN
+from ingest.stores import INDEX_NAME_PATTERN
 
 
 class Turn(BaseModel):

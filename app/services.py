@@ -16,7 +16,7 @@ from app.rag.rerank import CrossEncoderReranker
 from app.rag.retriever import Retriever
 from app.settings import Settings
 from ingest.embedder import FEW_TEXTS, Embedder
-from ingest.store import list_indexes
+from ingest.stores import Store, open_store
 
 log = logging.getLogger("sourced")
 
@@ -24,6 +24,7 @@ log = logging.getLogger("sourced")
 @dataclass
 class Services:
     settings: Settings
+    store: Store
     embedder: Embedder
     llm: LLM
     library: IndexLibrary
@@ -37,7 +38,8 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
     embedder = Embedder.from_settings(settings)
     llm = llm or create_llm(settings)
     load_models(embedder, llm)
-    library = IndexLibrary(settings.index_dir, settings.embedding_model, embedder.dimension)
+    store = open_store(settings)
+    library = IndexLibrary(store, settings.embedding_model, embedder.dimension)
     pipeline = AnswerPipeline(
         settings, library, build_retriever(settings, embedder), llm, EvidenceScorer(embedder)
     )
@@ -49,7 +51,7 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
         llm.name,
         seconds,
     )
-    for version in list_indexes(settings.index_dir):
+    for version in store.list_indexes():
         log.info(
             "index %s at %s: %d documents, %d chunks",
             version.name,
@@ -57,7 +59,7 @@ def build_services(settings: Settings, llm: LLM | None = None) -> Services:
             version.document_count,
             version.chunk_count,
         )
-    return Services(settings, embedder, llm, library, pipeline, seconds)
+    return Services(settings, store, embedder, llm, library, pipeline, seconds)
 
 
 def load_models(embedder: Embedder, llm: LLM) -> None:

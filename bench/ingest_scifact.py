@@ -37,7 +37,7 @@ from common import ROOT, machine, print_table, scifact_records, write_result
 from ingest.embedder import Embedder, resolve_model_path
 from ingest.progress import Progress
 from ingest.settings import IngestSettings
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 

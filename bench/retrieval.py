@@ -38,7 +38,7 @@ from ingest import vectors as vector_index
 from ingest.embedder import Embedder
 from ingest.manifest import FileRecord, Manifest
 from ingest.settings import IngestSettings
-from ingest.store import IndexVersion, open_index, write_lock, write_version
+from ingest.stores.local import IndexVersion, open_index, write_lock, write_version
 from ingest.sync import index_spec, run_ingest
 from ingest.units import Chunk
 
@@ -148,7 +148,7 @@ def main() -> None:
         print(f"HNSW recall@10 on the {base.chunk_count} real vectors: {real_info.recall_at_10}")
         for size in sizes:
             index, build_s = synthetic_index(settings, base, size, f"n{size}")
-            info = index.vector_index_info
+            info = index.search_info
             entry = {
                 "chunks": size,
                 "vectors": "real" if size <= base.chunk_count else "synthetic",

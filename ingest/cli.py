@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from ingest.errors import SourcedError
 from ingest.progress import Progress
 from ingest.settings import IngestSettings, get_ingest_settings
-from ingest.store import list_indexes
+from ingest.stores import open_store
 from ingest.sync import run_ingest
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
@@ -68,7 +69,8 @@ def _ingest(args: argparse.Namespace, settings: IngestSettings) -> int:
 
 
 def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
-    found = list_indexes(settings.index_dir)
+    with closing(open_store(settings)) as store:
+        found = store.list_indexes()
     rows = [
         {
             "name": v.name,
@@ -77,14 +79,15 @@ def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
             "chunks": v.chunk_count,
             "embedding_model": v.spec.embedding_model,
             "built_at": v.built_at,
-            "search": v.vector_index_info.describe(),
+            "search": v.search_info.describe(),
         }
         for v in found
     ]
     if args.json:
         print(json.dumps(rows, indent=2))
     elif not rows:
-        print(f"No indexes yet in {settings.index_dir}. Build one with `sourced ingest FOLDER`.")
+        where = settings.index_dir if settings.store == "local" else "the database"
+        print(f"No indexes yet in {where}. Build one with `sourced ingest FOLDER`.")
     else:
         header = f"{'NAME':<20} {'VERSION':<9} {'DOCS':>6} {'CHUNKS':>8}  {'BUILT AT':<20}  SEARCH"
         print(header)

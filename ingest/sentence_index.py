@@ -52,34 +52,19 @@ class SentenceIndex:
         embed: Callable[[list[str]], np.ndarray],
         reused: list[ChunkSentences | None] | None = None,
     ) -> SentenceIndex:
-        """The sentences of each chunk text; a chunk with an entry in `reused` (an unchanged
-        chunk of the previous version) keeps it, the others' sentences are embedded, each
-        distinct sentence once."""
-        reused = reused or [None] * len(texts)
-        per_chunk: list[tuple[list[tuple[int, int]], list[str]] | ChunkSentences] = []
-        wanted: dict[str, int] = {}
-        for text, old in zip(texts, reused, strict=True):
-            if old is not None:
-                per_chunk.append(old)
-                continue
-            cut = sentences(text)
-            for span in cut:
-                wanted.setdefault(span.text, len(wanted))
-            per_chunk.append(([(s.start, s.end) for s in cut], [s.text for s in cut]))
-        fresh = embed(list(wanted)) if wanted else np.zeros((0, dimension), dtype=np.float32)
+        """The sentences of each chunk text (see `embed_sentences`), as one index."""
+        return cls.gather(embed_sentences(texts, dimension, embed, reused), dimension)
 
-        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    @classmethod
+    def gather(cls, per_chunk: list[ChunkSentences], dimension: int) -> SentenceIndex:
+        """One index of the chunks' sentences, chunk i's at row i."""
+        offsets = np.zeros(len(per_chunk) + 1, dtype=np.int64)
         spans: list[np.ndarray] = []
         vectors: list[np.ndarray] = []
         for i, entry in enumerate(per_chunk):
-            if isinstance(entry, ChunkSentences):
-                bounds = np.array([(s.start, s.end) for s in entry.spans], dtype=np.int32)
-                chunk_vectors = entry.vectors
-            else:
-                bounds = np.array(entry[0], dtype=np.int32)
-                chunk_vectors = fresh[[wanted[t] for t in entry[1]]]
+            bounds = np.array([(s.start, s.end) for s in entry.spans], dtype=np.int32)
             spans.append(bounds.reshape(-1, 2))
-            vectors.append(np.asarray(chunk_vectors, dtype=np.float16).reshape(-1, dimension))
+            vectors.append(np.asarray(entry.vectors, dtype=np.float16).reshape(-1, dimension))
             offsets[i + 1] = offsets[i] + len(bounds)
         return cls(
             offsets,
@@ -115,3 +100,37 @@ class SentenceIndex:
         ):
             raise IndexCorruptError(f"{where} do not match the index's chunks")
         return cls(offsets, spans, vectors)
+
+
+def embed_sentences(
+    texts: list[str],
+    dimension: int,
+    embed: Callable[[list[str]], np.ndarray],
+    reused: list[ChunkSentences | None] | None = None,
+) -> list[ChunkSentences]:
+    """The sentences of each chunk text with their vectors; a chunk with an entry in `reused`
+    (an unchanged chunk of the previous version) keeps it, the others' sentences are embedded,
+    each distinct sentence once."""
+    reused = reused or [None] * len(texts)
+    cuts: list[list[Span] | None] = []
+    wanted: dict[str, int] = {}
+    for text, old in zip(texts, reused, strict=True):
+        if old is not None:
+            cuts.append(None)
+            continue
+        cut = sentences(text)
+        for span in cut:
+            wanted.setdefault(span.text, len(wanted))
+        cuts.append(cut)
+    fresh = embed(list(wanted)) if wanted else np.zeros((0, dimension), dtype=np.float32)
+    return [
+        old
+        if cut is None
+        else ChunkSentences(
+            cut,
+            np.asarray(fresh[[wanted[s.text] for s in cut]], dtype=np.float32).reshape(
+                -1, dimension
+            ),
+        )
+        for cut, old in zip(cuts, reused, strict=True)
+    ]

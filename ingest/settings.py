@@ -16,7 +16,17 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 class IngestSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOURCED_", env_file=".env", extra="ignore")
 
-    index_dir: Path = Field(Path("indexes"), description="Folder that holds the indexes.")
+    store: Literal["local", "postgres"] = Field(
+        "local",
+        description="Where indexes live: local (versioned folders in SOURCED_INDEX_DIR) or "
+        "postgres (PostgreSQL + pgvector at SOURCED_DATABASE_URL, shared by replicas).",
+    )
+    database_url: str | None = Field(
+        None, description="PostgreSQL URL for SOURCED_STORE=postgres (postgresql://…)."
+    )
+    index_dir: Path = Field(
+        Path("indexes"), description="Folder that holds the indexes (local store)."
+    )
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
         description="sentence-transformers model name or local path used to embed chunks.",

@@ -7,7 +7,8 @@ chunk    split their units into token-aware chunks
 embed    embed only texts the previous version has no vector for (renames and copies reuse),
          in a background thread while later files are still being parsed; then the sentences
          of the new chunks, which answers weigh as evidence (sentence_index.py)
-write    a new immutable version, made current by an atomic swap (store.write_version)
+publish  the change (documents removed, chunks added) as the index's new version, all at once,
+         in whichever store holds the index (ingest/stores/)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,16 +30,16 @@ from ingest.manifest import Failure, FileRecord, Manifest, file_sha256
 from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
 from ingest.scan import FoundFile, scan
-from ingest.sentence_index import SentenceIndex
+from ingest.sentence_index import ChunkSentences, embed_sentences
 from ingest.settings import IngestSettings
-from ingest.store import (
+from ingest.stores import (
+    IndexChange,
+    IndexReader,
     IndexSpec,
-    IndexVersion,
-    open_current,
-    tidy,
-    uploads_path,
-    write_lock,
-    write_version,
+    Reusable,
+    Store,
+    check_index_name,
+    open_store,
 )
 from ingest.units import Chunk
 from ingest.worker import ParserResources, ParseWorker
@@ -70,91 +72,131 @@ def run_ingest(
     retry_failed: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
+    store: Store | None = None,
 ) -> IngestReport:
     """Ingest `paths` into the index `index`; the index then mirrors exactly these paths (and
-    the index's own `uploads/` folder). With `prune=False` nothing is removed: documents
-    that are not under `paths` stay as they are (how uploads are added). Files that failed
-    on an earlier run and have not changed are parsed again only with `retry_failed`."""
+    the index's uploaded files). With `prune=False` nothing is removed: documents that are not
+    under `paths` stay as they are (how uploads are added). Files that failed on an earlier
+    run and have not changed are parsed again only with `retry_failed`."""
+    if store is None:
+        with closing(open_store(settings)) as own:
+            return run_ingest(
+                paths,
+                index,
+                settings,
+                rebuild=rebuild,
+                dry_run=dry_run,
+                prune=prune,
+                retry_failed=retry_failed,
+                progress=progress,
+                embedder=embedder,
+                store=own,
+            )
     started = time.monotonic()
     progress = progress or Progress(enabled=False)
     report = IngestReport(index=index, dry_run=dry_run)
-    root = settings.index_dir
-    files = scan(paths, exclude=root, uploads=uploads_path(root, index))
-    spec = index_spec(settings)
-    with write_lock(root, index):
-        previous = None if rebuild else open_current(root, index)
-        if previous is not None:
-            previous.check_spec(spec)
-        old = previous.manifest() if previous else Manifest()
-        kept, jobs, failures = _plan(files, old, settings, report, progress, retry_failed)
-        if not prune:
-            for name in report.removed:
-                kept[name] = old.files[name]
-            report.removed = []
-            scanned = {file.name for file in files}
-            failures.update({n: f for n, f in old.failures.items() if n not in scanned})
-        if dry_run:
-            report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
-            report.chunks = previous.chunk_count if previous else 0
-            report.seconds = time.monotonic() - started
-            return report
-
-        embedder = embedder or Embedder.from_settings(settings)
-        # A version written without sentence vectors (or by other sentence rules) gets them.
-        upgrade = bool(previous and settings.sentence_vectors and previous.sentence_index is None)
-        # Read only when a vector may be reused: an unchanged folder costs no chunk reads.
-        forgotten = set(old.failures) - set(failures)  # failed files gone, or read again
-        reads = previous and (jobs or report.removed or upgrade or forgotten)
-        old_chunks = previous.chunks() if reads else []
-        old_row_by_text = {c.text: row for row, c in enumerate(old_chunks)}
-        parsed, embedded = _parse_and_embed(
-            jobs, settings, embedder, old_row_by_text.__contains__, report, progress
+    check_index_name(index)
+    with store.write_lock(index), store.uploads_folder(index) as uploads:
+        files = scan(paths, exclude=settings.index_dir, uploads=uploads)
+        _sync(
+            files,
+            index,
+            settings,
+            store,
+            rebuild,
+            dry_run,
+            prune,
+            retry_failed,
+            progress,
+            embedder,
+            report,
         )
-        failed = {issue.document: issue.reason for issue in report.failed}
-        for job in jobs:
-            if job.file.name not in failed:
-                continue
-            failures[job.file.name] = _failure(job, failed[job.file.name])
-            # A file that failed keeps what the previous version had of it: nothing is lost.
-            if job.previous:
-                kept[job.file.name] = job.previous
-        _find_renames(report, old, parsed)
-
-        changed = report.added or report.updated or report.removed or rebuild or not previous
-        newly_skipped = any(record.skipped for record, _ in parsed.values())
-        if changed or newly_skipped or upgrade or _failures_differ(failures, old.failures):
-            chunks, vectors, old_rows = _assemble(
-                previous, old_chunks, old_row_by_text, kept, parsed, embedded, embedder, report
-            )
-            sentences = None
-            if settings.sentence_vectors:
-                sentences = _sentences(
-                    previous, chunks, old_rows, vectors.shape[1], embedder, progress, report
-                )
-            records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
-            manifest = Manifest(files=dict(sorted(records.items())), failures=failures)
-            approximate = len(chunks) >= settings.ann_min_chunks
-            graph = " and an HNSW graph (approximate search)" if approximate else ""
-            progress.note(f"writing {len(chunks)} chunks{graph}")
-            written = write_version(
-                root,
-                index,
-                spec,
-                vectors.shape[1],
-                chunks,
-                vectors,
-                manifest,
-                keep=settings.keep_versions,
-                ann_min_chunks=settings.ann_min_chunks,
-                sentences=sentences,
-            )
-            report.version = written.version
-            report.documents, report.chunks = written.document_count, written.chunk_count
-        else:
-            tidy(root, index, settings.keep_versions)
-            report.documents, report.chunks = previous.document_count, previous.chunk_count
     report.seconds = time.monotonic() - started
     return report
+
+
+def _sync(
+    files: list[FoundFile],
+    index: str,
+    settings: IngestSettings,
+    store: Store,
+    rebuild: bool,
+    dry_run: bool,
+    prune: bool,
+    retry_failed: bool,
+    progress: Progress,
+    embedder: Embedder | None,
+    report: IngestReport,
+) -> None:
+    spec = index_spec(settings)
+    previous = None if rebuild else store.open_current(index)
+    if previous is not None:
+        previous.check_spec(spec)
+    old = previous.manifest() if previous else Manifest()
+    kept, jobs, failures = _plan(files, old, settings, report, progress, retry_failed)
+    if not prune:
+        for name in report.removed:
+            kept[name] = old.files[name]
+        report.removed = []
+        scanned = {file.name for file in files}
+        failures.update({n: f for n, f in old.failures.items() if n not in scanned})
+    if dry_run:
+        report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
+        report.chunks = previous.chunk_count if previous else 0
+        return
+
+    embedder = embedder or Embedder.from_settings(settings)
+    # A version written without sentence vectors (or by other sentence rules) gets them: its
+    # unchanged documents are published again, with their sentences.
+    upgrade = bool(previous and settings.sentence_vectors and not previous.has_sentences)
+    reuse: dict[str, Reusable] = {}  # what the previous version holds of the new chunk texts
+    parsed, embedded = _parse_and_embed(jobs, settings, embedder, previous, reuse, report, progress)
+    failed = {issue.document: issue.reason for issue in report.failed}
+    for job in jobs:
+        if job.file.name not in failed:
+            continue
+        failures[job.file.name] = _failure(job, failed[job.file.name])
+        # A file that failed keeps what the previous version had of it: nothing is lost.
+        if job.previous:
+            kept[job.file.name] = job.previous
+    _find_renames(report, old, parsed)
+
+    changed = report.added or report.updated or report.removed or rebuild or not previous
+    newly_skipped = any(record.skipped for record, _ in parsed.values())
+    if not (changed or newly_skipped or upgrade or _failures_differ(failures, old.failures)):
+        store.tidy(index, settings.keep_versions)
+        report.documents, report.chunks = previous.document_count, previous.chunk_count
+        return
+
+    records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
+    manifest = Manifest(files=dict(sorted(records.items())), failures=failures)
+    removed = set(report.removed) | {n for n in parsed if n in old.indexed()}
+    added = [chunk for name in sorted(parsed) for chunk in parsed[name][1]]
+    report.chunks_new = len(added)
+    report.chunks_reused = sum(1 for c in added if c.text in reuse)
+    if upgrade:
+        carried = [c for c in previous.chunks() if c.document not in removed]
+        reuse.update(previous.reusable([c.text for c in carried]))
+        added += carried
+        removed |= set(old.indexed())
+    dimension = _dimension(previous, embedded, embedder)
+    vectors = np.empty((len(added), dimension), dtype=np.float32)
+    for i, chunk in enumerate(added):
+        known = reuse.get(chunk.text)
+        vectors[i] = known.vector if known is not None else embedded[chunk.text]
+    sentences = None
+    if settings.sentence_vectors:
+        sentences = _sentences(added, reuse, dimension, embedder, progress, report)
+    change = IndexChange(
+        spec, dimension, manifest, removed, added, vectors, sentences, replace=previous is None
+    )
+    progress.note(
+        f"publishing {len(added)} chunks"
+        + (f", removing {len(removed)} documents' chunks" if removed else "")
+    )
+    written = store.publish(index, change, keep=settings.keep_versions)
+    report.version = written.version
+    report.documents, report.chunks = written.document_count, written.chunk_count
 
 
 def _plan(
@@ -261,12 +303,14 @@ def _parse_and_embed(
     jobs: list[_Job],
     settings: IngestSettings,
     embedder: Embedder,
-    has_vector: Callable[[str], bool],
+    previous: IndexReader | None,
+    reuse: dict[str, Reusable],
     report: IngestReport,
     progress: Progress,
 ) -> tuple[dict[str, tuple[FileRecord, list[Chunk]]], dict[str, np.ndarray]]:
-    """Parse and chunk each job while a background thread embeds the new chunk texts; failures
-    and skips are reported, never raised. Returns the parsed files and the new vectors by text."""
+    """Parse and chunk each job while a background thread embeds the new chunk texts (those
+    the previous version has no vector for, which go into `reuse`); failures and skips are
+    reported, never raised. Returns the parsed files and the new vectors by text."""
     if not jobs:
         return {}, {}
     progress.note(f"loading the embedding model ({settings.embedding_model})")
@@ -275,9 +319,17 @@ def _parse_and_embed(
     tokenizer = copy.deepcopy(embedder.tokenizer)
     chunker = Chunker(tokenizer, settings.chunk_size, settings.chunk_overlap, embedder.max_tokens)
     # Windows of 16 batches: long enough to sort by length, short enough to start early.
-    background = BackgroundEmbedder(embedder, skip=has_vector, window=16 * embedder.batch_size)
+    background = BackgroundEmbedder(
+        embedder, skip=reuse.__contains__, window=16 * embedder.batch_size
+    )
+
+    def hand_over(texts: list[str]) -> None:
+        if previous is not None:
+            reuse.update(previous.reusable(texts))
+        background.add(texts)
+
     try:
-        parsed = _parse(jobs, settings, chunker, background, report, progress)
+        parsed = _parse(jobs, settings, chunker, hand_over, report, progress)
     except BaseException:
         background.cancel()
         raise
@@ -293,7 +345,7 @@ def _parse(
     jobs: list[_Job],
     settings: IngestSettings,
     chunker: Chunker,
-    background: BackgroundEmbedder,
+    hand_over: Callable[[list[str]], None],
     report: IngestReport,
     progress: Progress,
 ) -> dict[str, tuple[FileRecord, list[Chunk]]]:
@@ -328,7 +380,7 @@ def _parse(
                 _uncount(report, name)
                 parsed[name] = (_record(job, [], [], skipped="no text"), [])
                 continue
-            background.add(c.text for c in chunks)
+            hand_over([c.text for c in chunks])
             warnings = [_scrub(w, job.file) for w in outcome.result.warnings]
             report.warnings.extend(FileIssue(name, w) for w in warnings)
             parsed[name] = (_record(job, chunks, warnings), chunks)
@@ -375,61 +427,17 @@ def _find_renames(
             report.renamed.append((removed_by_hash[record.sha256], name))
 
 
-def _assemble(
-    previous: IndexVersion | None,
-    old_chunks: list[Chunk],
-    old_row_by_text: dict[str, int],
-    kept: dict[str, FileRecord],
-    parsed: dict[str, tuple[FileRecord, list[Chunk]]],
-    embedded: dict[str, np.ndarray],
-    embedder: Embedder,
-    report: IngestReport,
-) -> tuple[list[Chunk], np.ndarray, list[int | None]]:
-    """All chunks of the new version with their vectors: reused from the previous version by
-    chunk id (unchanged files) or by text (renamed, copied or partly changed ones), else new;
-    and the previous version's row of each chunk (None for a new text)."""
-    old_vectors = previous.vectors() if previous else None
-    old_row_by_id = {c.id: row for row, c in enumerate(old_chunks)}
-    chunks: list[Chunk] = []
-    rows: list[int | None] = []  # the old row holding each chunk's vector, or None: a new one
-    for name in sorted({*kept, *parsed}):
-        if name in parsed:
-            for chunk in parsed[name][1]:
-                chunks.append(chunk)
-                rows.append(old_row_by_text.get(chunk.text))
-            report.chunks_new += len(parsed[name][1])
-        else:
-            for chunk_id in kept[name].chunk_ids:
-                row = old_row_by_id[chunk_id]
-                chunks.append(old_chunks[row])
-                rows.append(row)
-
-    dimension = _dimension(old_vectors, embedded, embedder)
-    vectors = np.empty((len(chunks), dimension), dtype=np.float32)
-    for i, (chunk, row) in enumerate(zip(chunks, rows, strict=True)):
-        vectors[i] = old_vectors[row] if row is not None else embedded[chunk.text]
-    report.chunks_reused = report.chunks_new - sum(
-        1 for name in parsed for c in parsed[name][1] if c.text not in old_row_by_text
-    )
-    return chunks, vectors, rows
-
-
 def _sentences(
-    previous: IndexVersion | None,
     chunks: list[Chunk],
-    old_rows: list[int | None],
+    reuse: dict[str, Reusable],
     dimension: int,
     embedder: Embedder,
     progress: Progress,
     report: IngestReport,
-) -> SentenceIndex:
-    """The sentences of every chunk with their vectors; a chunk the previous version had
-    keeps its sentences, the others' are embedded."""
-    stored = previous.sentence_index if previous else None
-    reused = [
-        stored.of(row, chunk.text) if stored is not None and row is not None else None
-        for chunk, row in zip(chunks, old_rows, strict=True)
-    ]
+) -> list[ChunkSentences]:
+    """The sentences of the added chunks with their vectors; a chunk text the previous version
+    had keeps its sentences, the others' are embedded."""
+    reused = [reuse[c.text].sentences if c.text in reuse else None for c in chunks]
 
     def embed(texts: list[str]) -> np.ndarray:
         report.sentences_embedded = len(texts)
@@ -439,16 +447,16 @@ def _sentences(
         finally:
             progress.finish()
 
-    return SentenceIndex.build([c.text for c in chunks], dimension, embed, reused)
+    return embed_sentences([c.text for c in chunks], dimension, embed, reused)
 
 
 def _dimension(
-    old_vectors: np.ndarray | None, embedded: dict[str, np.ndarray], embedder: Embedder
+    previous: IndexReader | None, embedded: dict[str, np.ndarray], embedder: Embedder
 ) -> int:
     if embedded:
         return len(next(iter(embedded.values())))
-    if old_vectors is not None and old_vectors.shape[1]:
-        return int(old_vectors.shape[1])
+    if previous is not None and previous.dimension:
+        return previous.dimension
     return embedder.dimension
 
 

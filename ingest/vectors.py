@@ -6,7 +6,7 @@ on one core, which is instant for a team's folder but too slow past ~50,000 chun
 that costs in recall: the graph's top 10 against the exact top 10 for a sample of the stored
 vectors used as queries. The figure is kept in meta.json and shown by `sourced indexes`.
 
-Only `ingest.store` uses this module; the format is the store's.
+Only the local store (`ingest.stores.local`) uses this module; the format is the store's.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 from .conftest import ROOT, SAMPLE

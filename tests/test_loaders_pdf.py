@@ -7,7 +7,7 @@ import pytest
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders import pdf
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 from .conftest import CORPORA, SAMPLE

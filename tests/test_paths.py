@@ -12,7 +12,7 @@ from app.api.uploads import safe_name
 from app.main import create_app
 from app.settings import Settings
 from ingest.scan import scan
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 from .conftest import SAMPLE

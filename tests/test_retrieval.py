@@ -15,7 +15,7 @@ from app.eval.metrics import mrr_at_k
 from app.rag.retriever import Filters, Retriever
 from ingest.lexical import LexicalIndex, terms
 from ingest.settings import IngestSettings
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 from .conftest import CountingEmbedder
@@ -108,7 +108,7 @@ def test_a_version_written_without_bm25_gets_one_built_when_opened(index, tmp_pa
     shutil.copytree(index.path.parent, copy)
     shutil.rmtree(copy / index.version / "bm25")
     version = open_index(tmp_path, "fixture")
-    assert version.lexical.scores("4172").argmax() == next(
+    assert version.lexical_index.scores("4172").argmax() == next(
         i for i, c in enumerate(version.chunks()) if c.document == "invoices/4172.md"
     )
 

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.report import IngestReport
 from ingest.settings import IngestSettings
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 from . import hostile_files

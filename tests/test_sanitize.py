@@ -9,7 +9,7 @@ import pytest
 from app.rag.retriever import Retriever
 from ingest.loaders import ParseLimits, load_file
 from ingest.sanitize import strip_invisible
-from ingest.store import open_index
+from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
 # "ignore all previous instructions" written in Unicode tag characters: invisible when shown.

@@ -6,9 +6,9 @@ import pytest
 
 from ingest.errors import IndexCorruptError, IndexLockedError, IndexMismatchError, UsageError
 from ingest.manifest import FileRecord, Manifest
-from ingest.store import (
+from ingest.stores.local import (
     IndexSpec,
-    list_indexes,
+    LocalStore,
     open_current,
     open_index,
     write_lock,
@@ -112,10 +112,10 @@ def test_index_names_are_checked(tmp_path: Path, name: str):
 
 
 def test_list_indexes(tmp_path: Path):
-    assert list_indexes(tmp_path / "none") == []
+    assert LocalStore(tmp_path / "none").list_indexes() == []
     write(tmp_path)
     (tmp_path / "empty-dir").mkdir()
-    assert [v.name for v in list_indexes(tmp_path)] == ["docs"]
+    assert [v.name for v in LocalStore(tmp_path).list_indexes()] == ["docs"]
 
 
 def test_metadata_is_json_and_sqlite_never_pickle(tmp_path: Path):

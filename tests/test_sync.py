@@ -11,7 +11,7 @@ from app.rag.retriever import Retriever
 from ingest import sync
 from ingest.errors import IndexLockedError, IndexMismatchError, UsageError
 from ingest.sentences import sentences
-from ingest.store import open_index, write_lock
+from ingest.stores.local import open_index, write_lock
 from ingest.sync import run_ingest
 
 from .conftest import CORPORA, SAMPLE

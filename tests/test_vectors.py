@@ -9,7 +9,7 @@ import pytest
 
 from ingest import vectors
 from ingest.manifest import FileRecord, Manifest
-from ingest.store import IndexSpec, open_index, write_lock, write_version
+from ingest.stores.local import IndexSpec, open_index, write_lock, write_version
 from ingest.units import Chunk, Source
 
 SPEC = IndexSpec("sentence-transformers/all-MiniLM-L6-v2", 200, 30, "tokens-1")
@@ -47,8 +47,8 @@ def exact_top(points: np.ndarray, query: np.ndarray, k: int) -> list[int]:
 def test_small_indexes_are_searched_exactly(tmp_path: Path):
     points = clustered(500)
     index = build(tmp_path, points, ann_min_chunks=501)
-    assert index.vector_index_info.kind == "flat"
-    assert index.vector_index_info.describe() == "exact"
+    assert index.search_info.kind == "flat"
+    assert index.search_info.describe() == "exact"
     _, rows = index.search(points[7:8], 10)
     assert list(rows[0]) == exact_top(points, points[7], 10)
 
@@ -56,7 +56,7 @@ def test_small_indexes_are_searched_exactly(tmp_path: Path):
 def test_large_indexes_get_a_graph_with_measured_recall(tmp_path: Path):
     points = clustered(4000)
     index = build(tmp_path, points, ann_min_chunks=4000)
-    info = index.vector_index_info
+    info = index.search_info
     assert info.kind == "hnsw" and info.m == vectors.HNSW_M
     assert 0.9 <= info.recall_at_10 <= 1.0
     meta = json.loads((index.path / "meta.json").read_text())

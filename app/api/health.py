@@ -1,8 +1,8 @@
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from app.deps import ServicesDep
 from app.schemas import ERROR_RESPONSES, Health, Readiness
-from ingest.store import list_indexes
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -16,7 +16,7 @@ async def healthz() -> Health:
 @router.get("/readyz", response_model=Readiness)
 async def readyz(services: ServicesDep) -> Readiness:
     """Models are loaded and at least one index can be answered from."""
-    names = [v.name for v in list_indexes(services.settings.index_dir)]
+    names = await run_in_threadpool(services.store.names)
     return Readiness(
         ready=bool(names),
         llm=f"{services.llm.name}:{services.llm.model}",

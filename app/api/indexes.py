@@ -22,8 +22,8 @@ async def indexes(services: ServicesDep, principal: PrincipalDep) -> list[IndexO
             chunks=v.chunk_count,
             embedding_model=v.spec.embedding_model,
             built_at=v.built_at,
-            search="approximate" if v.vector_index_info.kind == "hnsw" else "exact",
-            search_recall_at_10=v.vector_index_info.recall_at_10,
+            search="approximate" if v.search_info.kind == "hnsw" else "exact",
+            search_recall_at_10=v.search_info.recall_at_10,
         )
         for v in versions
     ]

@@ -21,9 +21,8 @@ from app.deps import PrincipalDep, ServicesDep, check_scope
 from app.errors import AppError, InvalidRequest, NotFound, error_body
 from app.rag.pipeline import StreamEvent
 from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse, LLMOptions, SourceOut, Turn
-from app.settings import Settings
+from app.services import Services
 from ingest.errors import UsageError
-from ingest.store import current_version_name, list_indexes
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -94,7 +93,7 @@ class ChatCompletion(BaseModel):
 async def models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
     """The indexes (those the API key reaches), as models."""
     cards = []
-    for version in list_indexes(services.settings.index_dir):
+    for version in await run_in_threadpool(services.store.list_indexes):
         if not principal.may_use(version.name):
             continue
         built = version.built_at.replace("Z", "+00:00")
@@ -111,7 +110,7 @@ async def models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
 async def chat_completions(request: ChatRequest, services: ServicesDep, principal: PrincipalDep):
     """Answer the last user message from the index named by `model`."""
     check_scope(principal, request.model, "model")
-    ask = _ask_request(request, services.settings)
+    ask = _ask_request(request, services)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     if not request.stream:
@@ -125,12 +124,13 @@ async def chat_completions(request: ChatRequest, services: ServicesDep, principa
     return StreamingResponse(chunks, media_type="text/event-stream")
 
 
-def _ask_request(request: ChatRequest, settings: Settings) -> AskRequest:
+def _ask_request(request: ChatRequest, services: Services) -> AskRequest:
+    settings = services.settings
     turns = [m for m in request.messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise InvalidRequest("the last message must come from the user", "messages")
     try:
-        exists = current_version_name(settings.index_dir, request.model) is not None
+        exists = services.store.current_version(request.model) is not None
     except UsageError:  # not even a valid index name
         exists = False
     if not exists:

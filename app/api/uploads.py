@@ -1,13 +1,12 @@
 """Uploads: files added to an index through the service, by the same ingest pipeline.
 
-Files are stored in the index's own `uploads/` folder under sanitized names (no path sent by
-the client is ever used) and ingested without removing anything else from the index."""
+Files are kept by the store with the index (the local store: the index's `uploads/` folder)
+under sanitized names (no path sent by the client is ever used), and ingested without
+removing anything else from the index."""
 
 from __future__ import annotations
 
-import os
 import re
-import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +18,6 @@ from app.deps import IndexName, PrincipalDep, ServicesDep, check_scope
 from app.errors import InvalidRequest
 from app.schemas import ERROR_RESPONSES
 from ingest.loaders import SUPPORTED_EXTENSIONS
-from ingest.store import uploads_path
 from ingest.sync import run_ingest
 
 router = APIRouter(responses=ERROR_RESPONSES)
@@ -56,7 +54,6 @@ async def upload(
     """Add files to an index (created when missing). Each file gets its own result."""
     check_scope(principal, name)
     settings = services.settings
-    folder = uploads_path(settings.index_dir, name)  # also checks the index name
     if not files:
         raise InvalidRequest("send at least one file", "files")
     results: list[UploadResult] = []
@@ -88,10 +85,7 @@ async def upload(
                 )
             )
             continue
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".upload-{uuid.uuid4().hex}"
-        tmp.write_bytes(data)
-        os.replace(tmp, folder / clean)
+        await run_in_threadpool(services.store.save_upload, name, clean, data)
         result = UploadResult(name=raw, document=f"uploads/{clean}", status="stored")
         results.append(result)
         stored[result.document] = result
@@ -99,7 +93,13 @@ async def upload(
     version = None
     if stored:
         report = await run_in_threadpool(
-            run_ingest, [], name, settings, prune=False, embedder=services.embedder
+            run_ingest,
+            [],
+            name,
+            settings,
+            prune=False,
+            embedder=services.embedder,
+            store=services.store,
         )
         version = report.version
         outcomes = {d: "added" for d in report.added} | {d: "updated" for d in report.updated}

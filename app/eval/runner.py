@@ -29,7 +29,7 @@ from app.services import build_retriever
 from app.settings import Settings
 from ingest.embedder import Embedder
 from ingest.progress import Progress
-from ingest.store import IndexVersion, open_index
+from ingest.stores import IndexReader, Store, open_store
 from ingest.sync import index_spec, run_ingest
 
 THRESHOLDS = [round(0.05 * i, 2) for i in range(21)]
@@ -48,8 +48,9 @@ class EvalOptions:
 
 @dataclass
 class EvalContext:
-    settings: Settings  # with index_dir pointing at the index evaluated
-    index: IndexVersion
+    settings: Settings  # with index_dir pointing at the index evaluated (local store)
+    store: Store
+    index: IndexReader
     doc_of: dict[str, str]  # document path in the index → dataset document id
     embedder: Embedder
     build_seconds: float
@@ -60,26 +61,35 @@ def prepare(dataset: Dataset, settings: Settings, options: EvalOptions, log: Log
     embedder = Embedder.from_settings(settings)
     started = time.perf_counter()
     if options.index:
-        index = open_index(settings.index_dir, options.index)
+        store = open_store(settings)
+        index = store.open_index(options.index)
         doc_of = {d: Path(d).stem for d in index.documents()}
-        return EvalContext(settings, index, doc_of, embedder, 0.0)
+        return EvalContext(settings, store, index, doc_of, embedder, 0.0)
 
     spec = asdict(index_spec(settings))
     spec_key = hashlib.sha256(repr(sorted(spec.items())).encode()).hexdigest()[:8]
     root = settings.model_cache_dir.expanduser() / "eval"
     corpus = root / "corpora" / f"{dataset.name}-{dataset.fingerprint}"
     name = f"{dataset.name}-{dataset.fingerprint}-{spec_key}"[:64]
+    # The local store keeps evaluation indexes beside the model cache, out of the user's.
     eval_settings = settings.model_copy(update={"index_dir": root / "indexes"})
-    log(f"corpus: {len(dataset.documents)} documents → index '{name}' in {root}")
+    store = open_store(eval_settings)
+    where = root if settings.store == "local" else "the database"
+    log(f"corpus: {len(dataset.documents)} documents → index '{name}' in {where}")
     names = write_corpus(dataset, corpus)
     report = run_ingest(
-        [corpus], name, eval_settings, progress=Progress(enabled=True), embedder=embedder
+        [corpus],
+        name,
+        eval_settings,
+        progress=Progress(enabled=True),
+        embedder=embedder,
+        store=store,
     )
     if report.failed:
         log(f"warning: {len(report.failed)} corpus files failed to ingest")
-    index = open_index(eval_settings.index_dir, name).load()
+    index = store.open_index(name).load()
     return EvalContext(
-        eval_settings, index, names, embedder, round(time.perf_counter() - started, 2)
+        eval_settings, store, index, names, embedder, round(time.perf_counter() - started, 2)
     )
 
 
@@ -208,7 +218,7 @@ def _pipeline(
     settings = context.settings.model_copy(
         update={"answerable_threshold": answerable_threshold, "default_index": context.index.name}
     )
-    library = IndexLibrary(settings.index_dir, settings.embedding_model, context.index.dimension)
+    library = IndexLibrary(context.store, settings.embedding_model, context.index.dimension)
     return AnswerPipeline(
         settings, library, retriever, llm or FakeLLM(), EvidenceScorer(context.embedder)
     )

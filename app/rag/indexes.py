@@ -8,38 +8,37 @@ the version it started with.
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from app.errors import IndexUnusable
-from ingest.store import IndexVersion, current_version_name, list_indexes, open_index
+from ingest.stores import IndexReader, Store
 
 
 class IndexLibrary:
-    def __init__(self, root: Path, embedding_model: str, dimension: int):
-        self.root = root
+    def __init__(self, store: Store, embedding_model: str, dimension: int):
+        self.store = store
         self.embedding_model = embedding_model
         self.dimension = dimension
-        self._open: dict[str, IndexVersion] = {}
+        self._open: dict[str, IndexReader] = {}
         self._lock = threading.Lock()
 
-    def get(self, name: str) -> IndexVersion:
-        current = current_version_name(self.root, name)
+    def get(self, name: str) -> IndexReader:
+        current = self.store.current_version(name)
         cached = self._open.get(name)
         if cached is not None and cached.version == current:
             return cached
         with self._lock:
             cached = self._open.get(name)
-            if cached is not None and cached.version == current_version_name(self.root, name):
+            if cached is not None and cached.version == self.store.current_version(name):
                 return cached
-            version = open_index(self.root, name)
+            version = self.store.open_index(name)
             self._check(version)
             self._open[name] = version.load()
             return version
 
-    def names(self) -> list[IndexVersion]:
-        return [self.get(v.name) for v in list_indexes(self.root)]
+    def names(self) -> list[IndexReader]:
+        return [self.get(name) for name in self.store.names()]
 
-    def _check(self, version: IndexVersion) -> None:
+    def _check(self, version: IndexReader) -> None:
         if version.spec.embedding_model != self.embedding_model:
             raise IndexUnusable(
                 f"index '{version.name}' was built with embedding model "

@@ -1,25 +1,23 @@
 """Retrieval: a question and an index in, ranked chunks out.
 
-Three modes. `dense` ranks by cosine similarity of embeddings (exact FAISS); `bm25` by the
-index's stored BM25 term index, which finds exact names, codes and numbers; `hybrid` (the
-default) fuses the two rankings by reciprocal rank, so a chunk near the top of either list
-ranks high. Filters restrict every mode to the chosen documents and pages. An optional reranker
-reorders the fused candidates, and near-duplicate chunks (the same passage in two files, or
-overlapping copies) are dropped so they do not crowd the top-k.
+Three modes, each ranked by the store (ingest/stores/): `dense` by cosine similarity of
+embeddings; `bm25` by BM25 over the index's terms, which finds exact names, codes and numbers;
+`hybrid` (the default) fuses the two rankings by reciprocal rank, so a chunk near the top of
+either list ranks high. Filters restrict every mode to the chosen documents and pages. An
+optional reranker reorders the fused candidates, and near-duplicate chunks (the same passage
+in two files, or overlapping copies) are dropped so they do not crowd the top-k.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 from typing import Literal, Protocol
 
 import numpy as np
 
 from ingest.embedder import Embedder
 from ingest.sentence_index import ChunkSentences
-from ingest.store import IndexVersion
+from ingest.stores import Filters, IndexReader, Ranking
 from ingest.units import Chunk
 
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
@@ -34,33 +32,6 @@ class Hit:
     similarity: float = 0.0  # cosine similarity between the question and the chunk
     # The chunk's sentences with their vectors, as stored at ingest (None: not stored).
     sentences: ChunkSentences | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which chunks may be retrieved; an empty field does not restrict."""
-
-    documents: list[str] = field(default_factory=list)  # globs over document paths
-    file_types: list[str] = field(default_factory=list)  # extensions: "pdf", "md"
-    pages: tuple[int, int] | None = None  # inclusive page range (only paged documents match)
-
-    def __bool__(self) -> bool:
-        return bool(self.documents or self.file_types or self.pages)
-
-    def matches(self, document: str) -> bool:
-        path = PurePosixPath(document)
-        if self.file_types:
-            types = {t.lower().lstrip(".") for t in self.file_types}
-            if path.suffix.lower().lstrip(".") not in types:
-                return False
-        if self.documents:
-            # A pattern without "/" also matches the file name alone: "*.pdf", "faq.json".
-            return any(
-                fnmatch.fnmatchcase(document, glob)
-                or ("/" not in glob and fnmatch.fnmatchcase(path.name, glob))
-                for glob in self.documents
-            )
-        return True
 
 
 class Reranker(Protocol):
@@ -84,7 +55,7 @@ class Retriever:
 
     def retrieve(
         self,
-        index: IndexVersion,
+        index: IndexReader,
         question: str,
         k: int,
         mode: RetrievalMode = "hybrid",
@@ -92,18 +63,17 @@ class Retriever:
     ) -> list[Hit]:
         if index.chunk_count == 0 or k < 1:
             return []
-        allowed = _allowed_rows(index, filters) if filters else None
-        if allowed is not None and len(allowed) == 0:
-            return []
         depth = min(max(self.candidates, 2 * k), index.chunk_count)
         query = self.embedder.embed_query(question)
 
-        rankings: list[list[tuple[int, float]]] = []
+        rankings: list[Ranking] = []
         if mode in ("dense", "hybrid"):
-            rankings.append(_dense(index, query, depth, allowed))
+            rankings.append(index.dense(query, depth, filters or None))
         if mode in ("bm25", "hybrid"):
-            rankings.append(_bm25(index, question, depth, allowed))
+            rankings.append(index.lexical(question, depth, filters or None))
         ranked = _fuse(rankings) if mode == "hybrid" else rankings[0]
+        if not ranked:
+            return []
 
         rows = [row for row, _ in ranked]
         vectors = index.vectors_of(rows)
@@ -121,7 +91,7 @@ class Retriever:
         ]
 
     def _rerank(
-        self, index: IndexVersion, question: str, ranked: list[tuple[int, float]], k: int
+        self, index: IndexReader, question: str, ranked: list[tuple[int, float]], k: int
     ) -> tuple[list[tuple[int, float]], list[int]]:
         """The first candidates reordered by the reranker; the order is returned as positions
         into `ranked` so the caller can reorder what it holds alongside."""
@@ -145,36 +115,7 @@ class Retriever:
         return chosen
 
 
-def _allowed_rows(index: IndexVersion, filters: Filters) -> np.ndarray:
-    documents = None
-    if filters.documents or filters.file_types:
-        documents = [d for d in index.documents() if filters.matches(d)]
-    return index.rows_where(documents, filters.pages)
-
-
-def _dense(
-    index: IndexVersion, query: np.ndarray, depth: int, allowed: np.ndarray | None
-) -> list[tuple[int, float]]:
-    scores, rows = index.search(query[None, :], depth, allowed)
-    return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
-
-
-def _bm25(
-    index: IndexVersion, question: str, depth: int, allowed: np.ndarray | None
-) -> list[tuple[int, float]]:
-    scores = index.lexical.scores(question)
-    if allowed is not None:
-        masked = np.zeros_like(scores)
-        masked[allowed] = scores[allowed]
-        scores = masked
-    matching = np.flatnonzero(scores > 0)  # a chunk sharing no term with the question is no hit
-    if len(matching) > depth:
-        matching = matching[np.argpartition(-scores[matching], depth - 1)[:depth]]
-    order = matching[np.lexsort((matching, -scores[matching]))]
-    return [(int(r), float(scores[r])) for r in order]
-
-
-def _fuse(rankings: list[list[tuple[int, float]]]) -> list[tuple[int, float]]:
+def _fuse(rankings: list[Ranking]) -> Ranking:
     """Reciprocal-rank fusion: each ranking adds 1 / (RRF_K + rank) to a chunk's score."""
     fused: dict[int, float] = {}
     for ranking in rankings:

@@ -1,4 +1,4 @@
-"""The index format, and its only owner. Everything that reads or writes indexes goes through here.
+"""The local store: indexes as versioned folders on this machine's disk (the default store).
 
     indexes/<name>/
       CURRENT            the current version's directory name, swapped atomically
@@ -25,9 +25,10 @@ import os
 import re
 import shutil
 import sqlite3
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -38,48 +39,32 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ingest import vectors as vector_index
-from ingest.errors import (
-    IndexCorruptError,
-    IndexLockedError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    UsageError,
-)
+from ingest.errors import IndexCorruptError, IndexLockedError, IndexMismatchError
 from ingest.lexical import LEXICAL_VERSION, LexicalIndex
 from ingest.manifest import Manifest
 from ingest.sentence_index import ChunkSentences, SentenceIndex
 from ingest.sentences import SENTENCES_VERSION
+from ingest.stores.base import (
+    INDEX_NAME_PATTERN,
+    Filters,
+    IndexChange,
+    IndexReader,
+    IndexSpec,
+    Ranking,
+    Reusable,
+    Store,
+    check_index_name,
+)
 from ingest.units import Chunk, Source
 
 FORMAT_VERSION = 1
-INDEX_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _NAME = re.compile(INDEX_NAME_PATTERN)
 _VERSION = re.compile(r"^v(\d{6,})$")
 _TMP_PREFIX = ".tmp-"
 
 
-@dataclass(frozen=True)
-class IndexSpec:
-    """What must match for new vectors to be comparable with the stored ones."""
-
-    embedding_model: str
-    chunk_size: int
-    chunk_overlap: int
-    chunker: str
-
-    def describe(self) -> str:
-        return (
-            f"embedding model '{self.embedding_model}', chunks of {self.chunk_size} tokens "
-            f"with {self.chunk_overlap} overlap ({self.chunker})"
-        )
-
-
 def index_path(root: Path, name: str) -> Path:
-    if not _NAME.match(name):
-        raise UsageError(
-            f"invalid index name '{name}': use letters, digits, '.', '_' or '-' (at most 64)"
-        )
-    return root / name
+    return root / check_index_name(name)
 
 
 def uploads_path(root: Path, name: str) -> Path:
@@ -105,7 +90,7 @@ def write_lock(root: Path, name: str) -> Iterator[None]:
         lock.release()
 
 
-class IndexVersion:
+class IndexVersion(IndexReader):
     """One immutable version of an index, opened for reading."""
 
     def __init__(self, name: str, path: Path, meta: dict[str, Any]):
@@ -137,25 +122,21 @@ class IndexVersion:
     def chunk_count(self) -> int:
         return int(self.meta["chunks"])
 
-    def check_spec(self, wanted: IndexSpec) -> None:
-        if wanted != self.spec:
-            raise IndexMismatchError(
-                f"index '{self.name}' was built with {self.spec.describe()}, but the settings "
-                f"ask for {wanted.describe()}. Rebuild it with `sourced ingest … --index "
-                f"{self.name} --rebuild`, or change the settings back."
-            )
-
     @property
-    def vector_index_info(self) -> vector_index.VectorIndexInfo:
+    def search_info(self) -> vector_index.VectorIndexInfo:
         """Exact or approximate search, and the approximate one's measured recall."""
         return vector_index.VectorIndexInfo.from_dict(self.meta.get("vectors"))
+
+    @property
+    def has_sentences(self) -> bool:
+        return self.sentence_index is not None
 
     @cached_property
     def faiss_index(self) -> faiss.Index:
         index = faiss.read_index(str(self.path / "index.faiss"))
         if index.ntotal != self.chunk_count or index.d != self.dimension:
             raise IndexCorruptError(f"index '{self.name}' {self.version}: vectors do not match")
-        return vector_index.prepare(index, self.vector_index_info)
+        return vector_index.prepare(index, self.search_info)
 
     @cached_property
     def _db(self) -> sqlite3.Connection:
@@ -163,7 +144,7 @@ class IndexVersion:
         return sqlite3.connect(uri, uri=True, check_same_thread=False)
 
     @cached_property
-    def lexical(self) -> LexicalIndex:
+    def lexical_index(self) -> LexicalIndex:
         """The BM25 index. Versions written before it existed, or with another tokenizer, get
         one built in memory from their chunks, once, when they are opened."""
         stored = self.meta.get("lexical", {}).get("version") == LEXICAL_VERSION
@@ -193,7 +174,7 @@ class IndexVersion:
         build prunes this version."""
         self.faiss_index  # noqa: B018
         self._db  # noqa: B018
-        self.lexical  # noqa: B018
+        self.lexical_index  # noqa: B018
         self.sentence_index  # noqa: B018
         return self
 
@@ -258,13 +239,57 @@ class IndexVersion:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector, among `rows` only when given; rows are -1
         where fewer than k exist."""
-        return vector_index.search(self.faiss_index, self.vector_index_info, queries, k, rows)
+        return vector_index.search(self.faiss_index, self.search_info, queries, k, rows)
 
     def vectors_of(self, rows: list[int]) -> np.ndarray:
-        """The vectors of the given rows, in that order."""
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return self.faiss_index.reconstruct_batch(np.asarray(rows, dtype=np.int64))
+
+    def allowed_rows(self, filters: Filters) -> np.ndarray:
+        """The rows the filters allow, in order."""
+        documents = None
+        if filters.restricts_documents():
+            documents = [d for d in self.documents() if filters.matches(d)]
+        return self.rows_where(documents, filters.pages)
+
+    def dense(self, query: np.ndarray, depth: int, filters: Filters | None = None) -> Ranking:
+        allowed = self.allowed_rows(filters) if filters else None
+        if self.chunk_count == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        depth = min(depth, self.chunk_count)
+        scores, rows = self.search(query[None, :], depth, allowed)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0], strict=True) if r >= 0]
+
+    def lexical(self, question: str, depth: int, filters: Filters | None = None) -> Ranking:
+        allowed = self.allowed_rows(filters) if filters else None
+        if self.chunk_count == 0 or (allowed is not None and len(allowed) == 0):
+            return []
+        scores = self.lexical_index.scores(question)
+        if allowed is not None:
+            masked = np.zeros_like(scores)
+            masked[allowed] = scores[allowed]
+            scores = masked
+        matching = np.flatnonzero(scores > 0)  # a chunk sharing no term is no hit
+        if len(matching) > depth:
+            matching = matching[np.argpartition(-scores[matching], depth - 1)[:depth]]
+        order = matching[np.lexsort((matching, -scores[matching]))]
+        return [(int(r), float(scores[r])) for r in order]
+
+    @cached_property
+    def _row_by_text(self) -> dict[str, int]:
+        return {c.text: row for row, c in enumerate(self.chunks())}
+
+    def reusable(self, texts: list[str]) -> dict[str, Reusable]:
+        rows = {t: self._row_by_text[t] for t in texts if t in self._row_by_text}
+        if not rows:
+            return {}
+        vectors = self.vectors_of(list(rows.values()))
+        stored = self.sentence_index
+        return {
+            text: Reusable(vector, stored.of(row, text) if stored is not None else None)
+            for (text, row), vector in zip(rows.items(), vectors, strict=True)
+        }
 
     def close(self) -> None:
         if "_db" in self.__dict__:
@@ -297,24 +322,7 @@ def open_current(root: Path, name: str) -> IndexVersion | None:
 
 
 def open_index(root: Path, name: str) -> IndexVersion:
-    version = open_current(root, name)
-    if version is None:
-        raise IndexNotFoundError(
-            f"no index named '{name}': build it with `sourced ingest FOLDER --index {name}`"
-        )
-    return version
-
-
-def list_indexes(root: Path) -> list[IndexVersion]:
-    if not root.is_dir():
-        return []
-    found = []
-    for directory in sorted(root.iterdir()):
-        if directory.is_dir() and _NAME.match(directory.name):
-            version = open_current(root, directory.name)
-            if version is not None:
-                found.append(version)
-    return found
+    return LocalStore(root).open_index(name)
 
 
 def write_version(
@@ -448,6 +456,83 @@ def tidy(root: Path, name: str, keep: int) -> None:
     _remove_leftovers(directory)
     if _read_current(directory):
         _remove_old_versions(directory, keep)
+
+
+class LocalStore(Store):
+    """Indexes under one folder (SOURCED_INDEX_DIR)."""
+
+    kind = "local"
+
+    def __init__(self, root: Path, ann_min_chunks: int = 50_000):
+        self.root = root
+        self.ann_min_chunks = ann_min_chunks
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return [
+            d.name
+            for d in sorted(self.root.iterdir())
+            if d.is_dir() and _NAME.match(d.name) and _read_current(d)
+        ]
+
+    def current_version(self, name: str) -> str | None:
+        return current_version_name(self.root, name)
+
+    def open_current(self, name: str) -> IndexVersion | None:
+        return open_current(self.root, name)
+
+    def write_lock(self, name: str) -> AbstractContextManager[None]:
+        return write_lock(self.root, name)
+
+    def publish(self, name: str, change: IndexChange, keep: int = 3) -> IndexVersion:
+        """The whole new version is written: what the previous one keeps, and what is added."""
+        previous = None if change.replace else open_current(self.root, name)
+        chunks, vectors, sentences = list(change.added), [change.vectors], change.sentences
+        if previous is not None and previous.chunk_count:
+            kept = [
+                (row, c)
+                for row, c in enumerate(previous.chunks())
+                if c.document not in change.removed
+            ]
+            rows = [row for row, _ in kept]
+            chunks += [c for _, c in kept]
+            vectors.append(previous.vectors_of(rows))
+            if sentences is not None:
+                stored = previous.sentences_of(rows, [c.text for _, c in kept])
+                if stored is None and rows:
+                    raise ValueError("the previous version has no sentences to keep")
+                sentences = sentences + (stored or [])
+        order = sorted(range(len(chunks)), key=lambda i: chunks[i].document)  # stable
+        merged = np.concatenate(vectors)[order] if order else change.vectors
+        return write_version(
+            self.root,
+            name,
+            change.spec,
+            change.dimension,
+            [chunks[i] for i in order],
+            np.ascontiguousarray(merged, dtype=np.float32),
+            change.manifest,
+            keep=keep,
+            ann_min_chunks=self.ann_min_chunks,
+            sentences=None
+            if sentences is None
+            else SentenceIndex.gather([sentences[i] for i in order], change.dimension),
+        )
+
+    def tidy(self, name: str, keep: int) -> None:
+        tidy(self.root, name, keep)
+
+    def save_upload(self, name: str, filename: str, data: bytes) -> None:
+        folder = uploads_path(self.root, name)
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".upload-{uuid.uuid4().hex}"
+        tmp.write_bytes(data)
+        os.replace(tmp, folder / filename)
+
+    @contextmanager
+    def uploads_folder(self, name: str) -> Iterator[Path]:
+        yield uploads_path(self.root, name)
 
 
 _SCHEMA = """
