@@ -35,6 +35,8 @@ def create_app(
             yield
         finally:
             trimmer.stop()
+            if services is None:  # built here, so closed here: the store's connections
+                app.state.services.store.close()
 
     app = FastAPI(
         title="Sourced",

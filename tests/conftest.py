@@ -58,3 +58,39 @@ def embedder(model) -> CountingEmbedder:
 @pytest.fixture
 def settings(tmp_path: Path) -> IngestSettings:
     return IngestSettings(index_dir=tmp_path / "indexes", parse_timeout_s=60)
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL + pgvector server for the session (tests/postgres.py)."""
+    from .postgres import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("postgres")) as databases:
+        yield databases
+
+
+@pytest.fixture
+def database_url(postgres) -> str:
+    """The URL of a fresh, empty database."""
+    return postgres.new()
+
+
+STORES = ("local", "postgres")
+
+
+@pytest.fixture(params=STORES)
+def store_settings(request, settings: IngestSettings) -> IngestSettings:
+    """The ingest settings for each store in turn: every test using this runs on both."""
+    if request.param == "local":
+        return settings
+    url = request.getfixturevalue("database_url")
+    return settings.model_copy(update={"store": "postgres", "database_url": url})
+
+
+@pytest.fixture
+def store(store_settings):
+    from ingest.stores import open_store
+
+    opened = open_store(store_settings)
+    yield opened
+    opened.close()

@@ -9,6 +9,7 @@ import time
 from fnmatch import fnmatch
 from pathlib import Path
 
+from ingest.stores import open_store
 from ingest.stores.local import open_index
 from ingest.sync import run_ingest
 
@@ -22,11 +23,11 @@ KILL_AFTER_LINE = {
 }
 
 
-def start_ingest(folder: Path, index_dir: Path) -> subprocess.Popen:
+def start_ingest(folder: Path, index_dir: Path, **env: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "ingest", str(folder), "--index", "docs"],
         cwd=ROOT,
-        env={**os.environ, "SOURCED_INDEX_DIR": str(index_dir)},
+        env={**os.environ, "SOURCED_INDEX_DIR": str(index_dir), **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -88,6 +89,54 @@ def test_kills_at_every_stage_leave_a_loadable_index(tmp_path, settings, embedde
     assert final.chunks > first.chunks
     assert not list(docs.glob(".tmp-*")), "leftovers of killed builds are cleared"
     assert open_index(settings.index_dir, "docs").chunk_count == final.chunks
+
+
+def test_kills_at_every_stage_leave_the_database_answering(
+    tmp_path, settings, database_url, embedder
+):
+    """The Postgres store: a publish is one transaction, and the writer's lock dies with its
+    connection, so a killed ingest leaves the previous version answering and the next run
+    finishes the job."""
+    settings = settings.model_copy(update={"store": "postgres", "database_url": database_url})
+    env = {"SOURCED_STORE": "postgres", "SOURCED_DATABASE_URL": database_url}
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for path in SAMPLE.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    first = run_ingest([folder], "docs", settings, embedder=embedder)
+    for i in range(120):
+        (folder / f"note-{i:03}.md").write_text(
+            f"# Note {i}\n\n" + f"Observation {i} about topic {i % 7}. " * 40
+        )
+    store = open_store(settings)
+    stages = {**KILL_AFTER_LINE, "publishing": "embedding sentences:"}
+    del stages["writing"]
+    killed = []
+    for stage in ("loading", *stages):
+        process = start_ingest(folder, settings.index_dir, **env)
+        if stage == "loading":
+            time.sleep(1.0)
+            process.send_signal(signal.SIGKILL)
+        else:
+            kill_after_line(process, stages[stage])
+        process.wait()
+        if process.returncode == -signal.SIGKILL:
+            killed.append(stage)
+        index = store.open_index("docs")
+        assert index.version in (first.version, "v000002"), stage
+        hits = index.dense(embedder.embed_query("encrypted PDF"), 3)
+        assert len(index.chunks([row for row, _ in hits])) == 3
+        assert index.chunk_count == len(index.chunks())
+    assert {"loading", "parsing", "embedding"} <= set(killed)
+
+    final = run_ingest([folder], "docs", settings, embedder=embedder)
+    assert final.chunks > first.chunks
+    assert (
+        store.open_index("docs").chunk_count
+        == final.chunks
+        == len(store.open_index("docs").chunks())
+    )
+    store.close()
 
 
 # Kill points inside writing and swapping a version: tests/kill_at.py counts the file-system

@@ -8,17 +8,22 @@ again; each run writes a new version, makes it current and deletes the oldest.""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import pytest
 
+from app.settings import Settings
 from ingest.sync import run_ingest
 
-from .server import running_server, sample_index
+from .conftest import SAMPLE
+from .server import running_server
 
 CLIENTS = 32
 SECONDS = 30.0
@@ -62,20 +67,38 @@ def ask_once(client: httpx.Client, url: str, n: int) -> str:
     return "ok"
 
 
-def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder):
-    index_dir = sample_index(tmp_path)
+@pytest.mark.parametrize("store", ["local", "postgres"])
+def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder, store, request):
+    """On the local store, one server; on Postgres, two replicas sharing the clients."""
+    database = {}
+    if store == "postgres":
+        url = request.getfixturevalue("database_url")
+        database = {"SOURCED_STORE": "postgres", "SOURCED_DATABASE_URL": url}
+    index_dir = tmp_path / "indexes"
+    settings = Settings(
+        index_dir=index_dir,
+        _env_file=None,
+        **{k.removeprefix("SOURCED_").lower(): v for k, v in database.items()},
+    )
     docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    run_ingest([docs], "default", settings, embedder=embedder)
     env = {
         "SOURCED_INDEX_DIR": str(index_dir),
         "SOURCED_LLM_BACKEND": "fake",
         "SOURCED_ANSWER_MODE": "generative",  # every answer goes through the LLM queue
         "SOURCED_LLM_QUEUE_SIZE": str(CLIENTS * 2),
+        **database,
     }
-    with running_server(env) as (url, log):
-        port = urlparse(url).port
+    with ExitStack() as servers:
+        started = [servers.enter_context(running_server(env))]
+        if store == "postgres":
+            started.append(servers.enter_context(running_server(env)))
+        urls = [url for url, _ in started]
+        ports = [urlparse(url).port for url in urls]
         with httpx.Client(timeout=60) as warm:
-            assert ask_once(warm, url, 1) == "ok"
-        rss = [server_rss_mb(port)]
+            assert all(ask_once(warm, url, 1) == "ok" for url in urls)
+        rss = [[server_rss_mb(port)] for port in ports]
         outcomes: Counter[str] = Counter()
         latencies: list[float] = []
         swaps: list[str] = []
@@ -83,21 +106,21 @@ def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder):
         lock = threading.Lock()
 
         def client_loop(worker: int) -> None:
+            url = urls[worker % len(urls)]
             with httpx.Client(timeout=60) as client:
                 n = worker
                 while time.monotonic() < deadline:
-                    started = time.perf_counter()
+                    began = time.perf_counter()
                     try:
                         outcome = ask_once(client, url, n)
                     except httpx.HTTPError as exc:
                         outcome = f"{type(exc).__name__}: {exc}"
                     with lock:
                         outcomes[outcome] += 1
-                        latencies.append(time.perf_counter() - started)
+                        latencies.append(time.perf_counter() - began)
                     n += CLIENTS
 
         def ingest_loop() -> None:
-            settings = _settings(index_dir)
             change = docs / "changing.md"
             while time.monotonic() < deadline:
                 change.write_text(f"# Changing\nVersion {len(swaps)} of a note that changes.")
@@ -107,7 +130,8 @@ def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder):
         def watch_memory() -> None:
             while time.monotonic() < deadline:
                 time.sleep(1.0)
-                rss.append(server_rss_mb(port))
+                for series, port in zip(rss, ports, strict=True):
+                    series.append(server_rss_mb(port))
 
         threads = [threading.Thread(target=client_loop, args=(w,)) for w in range(CLIENTS)]
         threads += [threading.Thread(target=ingest_loop), threading.Thread(target=watch_memory)]
@@ -115,31 +139,29 @@ def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder):
             thread.start()
         for thread in threads:
             thread.join(SECONDS + 120)
-        rss.append(server_rss_mb(port))
-        server_log = log.read_text()
+        for series, port in zip(rss, ports, strict=True):
+            series.append(server_rss_mb(port))
+        server_logs = [log.read_text() for _, log in started]
 
     total = sum(outcomes.values())
     latencies.sort()
     summary = {
+        "store": store,
+        "servers": len(urls),
         "requests": total,
         "failed": total - outcomes["ok"],
         "per_second": round(total / SECONDS, 1),
         "p50_ms": round(latencies[len(latencies) // 2] * 1000),
         "p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000),
         "versions_swapped": len(swaps),
-        "rss_mb": {"idle": round(rss[0]), "peak": round(max(rss)), "end": round(rss[-1])},
+        "rss_mb": [{"idle": round(r[0]), "peak": round(max(r)), "end": round(r[-1])} for r in rss],
     }
     print("load:", json.dumps(summary))
     assert outcomes["ok"] == total, outcomes.most_common(5)
     assert total > CLIENTS * 5 and len(swaps) >= 3, summary
-    assert "Traceback" not in server_log
+    assert all("Traceback" not in text for text in server_logs)
     # Bounded: the first seconds of 32 concurrent requests take what they need (each running
     # request holds its own buffers); after that nothing grows with requests or swaps.
-    half = len(rss) // 2
-    assert max(rss[half:]) < max(rss[1:half]) + 100, summary
-
-
-def _settings(index_dir: Path):
-    from app.settings import Settings
-
-    return Settings(index_dir=index_dir, _env_file=None)
+    for series in rss:
+        half = len(series) // 2
+        assert max(series[half:]) < max(series[1:half]) + 100, summary

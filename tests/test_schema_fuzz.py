@@ -22,18 +22,26 @@ from .conftest import SAMPLE
 KEY = "sk-fuzz-key-0123456789abcdef"
 
 
-@pytest.fixture(scope="module", params=["open", "keyed"])
+@pytest.fixture(scope="module", params=["open", "keyed", "open on postgres"])
 def api_schema(request, tmp_path_factory, model):
     """The app without keys, and with keys configured (the fuzzer sends the key on half of
-    the requests: the rest must be 401s that match the schema too)."""
+    the requests: the rest must be 401s that match the schema too); and without keys on the
+    Postgres store."""
     root = tmp_path_factory.mktemp("fuzz")
     shutil.copytree(SAMPLE, root / "docs")
     keys = KEY if request.param == "keyed" else ""
-    config = Settings(index_dir=root / "indexes", llm_backend="fake", api_keys=keys, _env_file=None)
+    store = {}
+    if request.param.endswith("postgres"):
+        store = {"store": "postgres", "database_url": request.getfixturevalue("postgres").new()}
+    config = Settings(
+        index_dir=root / "indexes", llm_backend="fake", api_keys=keys, _env_file=None, **store
+    )
     run_ingest([root / "docs"], "default", config)
-    app = create_app(config, services=build_services(config))
-    app.state.services = build_services(config)  # the ASGI transport runs no lifespan
-    return request.param, schemathesis.openapi.from_asgi("/openapi.json", app)
+    services = build_services(config)
+    app = create_app(config, services=services)
+    app.state.services = services  # the ASGI transport runs no lifespan
+    yield request.param, schemathesis.openapi.from_asgi("/openapi.json", app)
+    services.store.close()
 
 
 def test_no_5xx_and_every_response_matches_the_schema(api_schema):

@@ -45,6 +45,12 @@ def open_store(settings: IngestSettings) -> Store:
             "postgresql://user:password@host:5432/sourced"
         )
     # Imported here: psycopg is needed only by those who use this store.
-    from ingest.stores.postgres import PostgresStore
+    try:
+        from ingest.stores.postgres import PostgresStore
+    except ImportError as exc:
+        raise UsageError(
+            f"SOURCED_STORE=postgres needs the postgres extra ({exc.name} is missing): "
+            "pip install -e '.[postgres]'"
+        ) from exc
 
     return PostgresStore(settings.database_url)

@@ -1,0 +1,709 @@
+"""The Postgres store: indexes in PostgreSQL + pgvector, shared by app replicas and writers.
+
+Everything an index needs is in the database (postgres_schema.py): chunks with provenance,
+vectors under an HNSW graph, BM25 postings and statistics, the manifest, uploads. A publish
+is one transaction that marks the removed documents' rows with the new version and adds the
+new rows, so it costs what changed, not the index's size. Readers pin a version number and
+see exactly its rows; one writer per index holds an advisory lock, which dies with its
+connection.
+
+BM25 here is the local store's (ingest/lexical.py: the same terms, Lucene's formula, chunk
+plus document score), computed in SQL from stored term frequencies, so both stores rank
+alike. Document frequencies follow the latest version: a reader still on the version before
+it scores with them until its next request opens the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from ingest.errors import IndexCorruptError, IndexLockedError
+from ingest.lexical import BM25_B, BM25_K1, DOCUMENT_WEIGHT, terms
+from ingest.manifest import Failure, FileRecord, Manifest
+from ingest.sentence_index import ChunkSentences
+from ingest.sentences import Span
+from ingest.stores.base import (
+    Filters,
+    IndexChange,
+    IndexReader,
+    IndexSpec,
+    Ranking,
+    Reusable,
+    Store,
+    check_index_name,
+)
+from ingest.stores.postgres_schema import INDEX_TABLE_NAMES, INDEX_TABLES, DatabaseError, migrate
+from ingest.units import Chunk, Source
+from ingest.vectors import EXACT_SUBSET, HNSW_EF_SEARCH, VectorIndexInfo
+
+_VISIBLE = "{a}.added_in <= %(v)s AND ({a}.removed_in IS NULL OR {a}.removed_in > %(v)s)"
+_CHUNK_COLUMNS = "c.row, c.id, d.path, c.text, c.char_start, c.char_end, c.source"
+
+
+class PostgresStore(Store):
+    kind = "postgres"
+
+    def __init__(self, url: str, max_connections: int = 8):
+        self.url = url
+        try:
+            with psycopg.connect(url, autocommit=True) as conn:
+                migrate(conn)
+        except psycopg.OperationalError as exc:
+            raise DatabaseError(f"cannot connect to the database: {_first_line(exc)}") from exc
+        self.pool = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_connections,
+            kwargs={"autocommit": True},
+            configure=register_vector,
+            open=True,
+        )
+
+    def close(self) -> None:
+        self.pool.close()
+
+    # Reading
+
+    def names(self) -> list[str]:
+        with self.pool.connection() as conn:
+            rows = conn.execute("SELECT name FROM sourced_indexes ORDER BY name").fetchall()
+        return [r[0] for r in rows]
+
+    def current_version(self, name: str) -> str | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT version FROM sourced_indexes WHERE name = %s", (check_index_name(name),)
+            ).fetchone()
+        return None if row is None else _version_name(row[0])
+
+    def open_current(self, name: str) -> PostgresIndex | None:
+        with self.pool.connection() as conn:
+            row = conn.execute(
+                "SELECT tables, spec, dimension, version, built_at, stats, has_sentences "
+                "FROM sourced_indexes WHERE name = %s",
+                (check_index_name(name),),
+            ).fetchone()
+        return None if row is None else PostgresIndex(self.pool, name, *row)
+
+    # Writing
+
+    @contextmanager
+    def write_lock(self, name: str) -> Iterator[None]:
+        # A session lock on a connection of its own: a killed writer's connection closes and
+        # the server lets the lock go.
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            key = f"sourced:{check_index_name(name)}"
+            taken = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (key,)
+            ).fetchone()[0]
+            if not taken:
+                raise IndexLockedError(
+                    f"index '{name}' is being written by another ingest; wait for it to finish"
+                )
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
+
+    def publish(self, name: str, change: IndexChange, keep: int = 3) -> PostgresIndex:
+        with self.pool.connection() as conn, conn.transaction():
+            _drop_retired(conn)
+            row = conn.execute(
+                "SELECT tables, spec, dimension, version, stats FROM sourced_indexes "
+                "WHERE name = %s FOR UPDATE",
+                (name,),
+            ).fetchone()
+            fresh = (
+                row is None
+                or change.replace
+                or row[1] != _spec_json(change.spec)
+                or row[2] != change.dimension
+            )
+            version = (row[3] if row else 0) + 1
+            if fresh:
+                if row is not None:
+                    conn.execute(
+                        "INSERT INTO sourced_retired VALUES (%s, now()) ON CONFLICT DO NOTHING",
+                        (row[0],),
+                    )
+                tables = _create_tables(conn, change.dimension)
+                stats = _EMPTY_STATS
+            else:
+                tables, stats = row[0], row[4]
+            writer = _Writer(conn, tables, version, change.dimension)
+            stats = writer.remove(change.removed, stats)
+            stats = writer.add(change.added, change.vectors, change.sentences, stats)
+            writer.write_manifest(change.manifest, previous_rows_exist=not fresh)
+            writer.collect_garbage(keep)
+            built_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            failures = [asdict(f) for _, f in sorted(change.manifest.failures.items())]
+            conn.execute(
+                "INSERT INTO sourced_indexes VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (name) DO UPDATE SET tables = EXCLUDED.tables, "
+                "spec = EXCLUDED.spec, dimension = EXCLUDED.dimension, "
+                "version = EXCLUDED.version, built_at = EXCLUDED.built_at, "
+                "stats = EXCLUDED.stats, failures = EXCLUDED.failures, "
+                "has_sentences = EXCLUDED.has_sentences",
+                (
+                    name,
+                    tables,
+                    Jsonb(_spec_json(change.spec)),
+                    change.dimension,
+                    version,
+                    built_at,
+                    Jsonb(stats),
+                    Jsonb(failures),
+                    change.sentences is not None,
+                ),
+            )
+        return self.open_current(name)
+
+    def tidy(self, name: str, keep: int) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            _drop_retired(conn)
+
+    # Uploads
+
+    def save_upload(self, name: str, filename: str, data: bytes) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO sourced_uploads VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (index_name, filename) DO UPDATE "
+                "SET data = EXCLUDED.data, mtime_ns = EXCLUDED.mtime_ns",
+                (check_index_name(name), filename, data, _now_ns()),
+            )
+
+    @contextmanager
+    def uploads_folder(self, name: str) -> Iterator[Path]:
+        """The uploads written to a temporary folder with their stored times, so an unchanged
+        upload is recognised as unchanged by size and time."""
+        with tempfile.TemporaryDirectory(prefix="sourced-uploads-") as folder:
+            path = Path(folder)
+            with self.pool.connection() as conn:
+                rows = conn.execute(
+                    "SELECT filename, data, mtime_ns FROM sourced_uploads WHERE index_name = %s",
+                    (check_index_name(name),),
+                )
+                for filename, data, mtime_ns in rows:
+                    file = path / filename
+                    file.write_bytes(data)
+                    os.utime(file, ns=(mtime_ns, mtime_ns))
+            yield path
+
+
+class PostgresIndex(IndexReader):
+    """One version of an index in the database."""
+
+    def __init__(
+        self,
+        pool: ConnectionPool,
+        name: str,
+        tables: str,
+        spec: dict[str, Any],
+        dimension: int,
+        version: int,
+        built_at: str,
+        stats: dict[str, Any],
+        has_sentences: bool,
+    ):
+        self.pool = pool
+        self.name = name
+        self.tables = tables
+        self._spec = IndexSpec(**spec)
+        self._dimension = dimension
+        self.number = version
+        self._built_at = built_at
+        self.stats = stats
+        self._has_sentences = has_sentences
+
+    version = property(lambda self: _version_name(self.number))
+    spec = property(lambda self: self._spec)
+    dimension = property(lambda self: self._dimension)
+    built_at = property(lambda self: self._built_at)
+    document_count = property(lambda self: int(self.stats["documents"]))
+    chunk_count = property(lambda self: int(self.stats["chunks"]))
+    has_sentences = property(lambda self: self._has_sentences)
+
+    @property
+    def search_info(self) -> VectorIndexInfo:
+        return VectorIndexInfo("hnsw", m=16, ef_search=HNSW_EF_SEARCH)
+
+    def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        with self.pool.connection() as conn:
+            return conn.execute(self._sql(sql), {"v": self.number, **(params or {})}).fetchall()
+
+    def _sql(self, sql: str) -> str:
+        return (
+            sql.replace("{t}", self.tables)
+            .replace("{vis_c}", _VISIBLE.format(a="c"))
+            .replace("{vis_d}", _VISIBLE.format(a="d"))
+        )
+
+    def manifest(self) -> Manifest:
+        rows = self._query("SELECT record FROM {t}_files f WHERE " + _VISIBLE.format(a="f"))
+        files = {}
+        for (record,) in rows:
+            files[record["path"]] = FileRecord(**record)
+        with self.pool.connection() as conn:
+            found = conn.execute(
+                "SELECT failures FROM sourced_indexes WHERE name = %s", (self.name,)
+            ).fetchone()
+        failures = {f["path"]: Failure(**f) for f in (found[0] if found else [])}
+        return Manifest(files=dict(sorted(files.items())), failures=failures)
+
+    def chunks(self, rows: list[int] | None = None) -> list[Chunk]:
+        base = f"SELECT {_CHUNK_COLUMNS} FROM {{t}}_chunks c JOIN {{t}}_docs d ON d.doc = c.doc"
+        if rows is None:
+            found = self._query(base + " WHERE {vis_c} ORDER BY d.path, c.ord")
+            return [_chunk(r) for r in found]
+        found = self._query(base + " WHERE c.row = ANY(%(rows)s)", {"rows": list(rows)})
+        by_row = {r[0]: _chunk(r) for r in found}
+        return [by_row[row] for row in rows]
+
+    def chunk_in_context(self, chunk_id: str, around: int = 1) -> tuple[list[Chunk], int] | None:
+        hit = self._query(
+            "SELECT c.row, c.doc, c.ord FROM {t}_chunks c WHERE c.id = %(id)s AND {vis_c}",
+            {"id": chunk_id},
+        )
+        if not hit:
+            return None
+        row, doc, ord_ = hit[0]
+        rows = [
+            r[0]
+            for r in self._query(
+                "SELECT c.row FROM {t}_chunks c WHERE c.doc = %(doc)s AND {vis_c} "
+                "AND c.ord BETWEEN %(lo)s AND %(hi)s ORDER BY c.ord",
+                {"doc": doc, "lo": ord_ - around, "hi": ord_ + around},
+            )
+        ]
+        return self.chunks(rows), rows.index(row)
+
+    @cached_property
+    def _documents(self) -> dict[str, int]:
+        return dict(self._query("SELECT d.path, d.doc FROM {t}_docs d WHERE {vis_d}"))
+
+    def documents(self) -> list[str]:
+        return list(self._documents)
+
+    def _filter_sql(self, filters: Filters | None) -> tuple[str, dict[str, Any]] | None:
+        """The filters as SQL over `c`; None when they allow nothing."""
+        if not filters:
+            return "", {}
+        sql, params = "", {}
+        if filters.restricts_documents():
+            docs = [doc for path, doc in self._documents.items() if filters.matches(path)]
+            if not docs:
+                return None
+            sql, params["docs"] = " AND c.doc = ANY(%(docs)s)", docs
+        if filters.pages is not None:
+            sql += " AND c.page BETWEEN %(first)s AND %(last)s"
+            params["first"], params["last"] = filters.pages
+        return sql, params
+
+    def dense(self, query: np.ndarray, depth: int, filters: Filters | None = None) -> Ranking:
+        where = self._filter_sql(filters)
+        if where is None or self.chunk_count == 0:
+            return []
+        sql, params = where
+        params |= {"q": np.asarray(query, dtype=np.float32), "k": depth}
+        allowed = self.chunk_count
+        if filters:
+            allowed = self._query("SELECT count(*) FROM {t}_chunks c WHERE {vis_c}" + sql, params)[
+                0
+            ][0]
+        if allowed <= EXACT_SUBSET:
+            # Exact: the `+ 0` keeps the planner off the graph, whose filtered scan would
+            # be slower and less complete for so few rows.
+            found = self._query(
+                "SELECT c.row, -(c.embedding <#> %(q)s) FROM {t}_chunks c WHERE {vis_c}"
+                + sql
+                + " ORDER BY (c.embedding <#> %(q)s) + 0, c.row LIMIT %(k)s",
+                params,
+            )
+            return [(int(r), float(s)) for r, s in found]
+        with self.pool.connection() as conn, conn.transaction():
+            # Iterative scans keep walking the graph until enough rows pass the filters.
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(depth))}")
+            conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            found = conn.execute(
+                self._sql(
+                    "WITH nearest AS MATERIALIZED (SELECT c.row, c.embedding <#> %(q)s AS distance "
+                    "FROM {t}_chunks c WHERE {vis_c}" + sql + " ORDER BY distance LIMIT %(k)s) "
+                    "SELECT row, -distance FROM nearest ORDER BY distance, row"
+                ),
+                {"v": self.number, **params},
+            ).fetchall()
+        return [(int(r), float(s)) for r, s in found]
+
+    def lexical(self, question: str, depth: int, filters: Filters | None = None) -> Ranking:
+        where = self._filter_sql(filters)
+        wanted = Counter(terms(question))
+        if where is None or not wanted or self.chunk_count == 0:
+            return []
+        sql, params = where
+        stats = self.stats
+        params |= {
+            "terms": list(wanted),
+            "weights": list(wanted.values()),
+            "n": stats["chunks"],
+            "nd": stats["documents"],
+            "avg": max(stats["chunk_length"] / max(stats["chunks"], 1), 1e-9),
+            "avg_d": max(stats["document_length"] / max(stats["documents"], 1), 1e-9),
+            "k1": BM25_K1,
+            "b": BM25_B,
+            "w": DOCUMENT_WEIGHT,
+            "k": depth,
+        }
+        found = self._query(
+            """
+WITH q AS (
+    SELECT t.term, t.weight,
+           ln(1 + (%(n)s - df.chunks + 0.5) / (df.chunks + 0.5)) AS idf,
+           ln(1 + (%(nd)s - df.docs + 0.5) / (df.docs + 0.5)) AS idf_d
+    FROM unnest(%(terms)s::text[], %(weights)s::int[]) AS t(term, weight)
+    JOIN {t}_df df ON df.term = t.term
+), hits AS (
+    SELECT p.row, c.doc,
+           sum(q.weight * q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(avg)s)))
+               AS score
+    FROM q JOIN {t}_terms p ON p.term = q.term JOIN {t}_chunks c ON c.row = p.row
+    WHERE {vis_c}"""
+            + sql
+            + """
+    GROUP BY p.row, c.doc
+), doc_scores AS (
+    SELECT p.doc,
+           sum(q.weight * q.idf_d * p.tf
+               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * d.length / %(avg_d)s))) AS score
+    FROM q JOIN {t}_doc_terms p ON p.term = q.term JOIN {t}_docs d ON d.doc = p.doc
+    WHERE p.doc IN (SELECT DISTINCT doc FROM hits)
+    GROUP BY p.doc
+)
+SELECT h.row, h.score + %(w)s * coalesce(s.score, 0) AS total
+FROM hits h LEFT JOIN doc_scores s ON s.doc = h.doc
+WHERE h.score > 0
+ORDER BY total DESC, h.row
+LIMIT %(k)s""",
+            params,
+        )
+        return [(int(r), float(s)) for r, s in found]
+
+    def vectors_of(self, rows: list[int]) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        found = dict(
+            self._query(
+                "SELECT c.row, c.embedding FROM {t}_chunks c WHERE c.row = ANY(%(rows)s)",
+                {"rows": list(rows)},
+            )
+        )
+        return np.stack([_array(found[row]) for row in rows])
+
+    def sentences_of(self, rows: list[int], texts: list[str]) -> list[ChunkSentences] | None:
+        if not self.has_sentences:
+            return None
+        found = {
+            r[0]: r[1:]
+            for r in self._query(
+                "SELECT c.row, c.spans, c.sentence_vectors FROM {t}_chunks c "
+                "WHERE c.row = ANY(%(rows)s)",
+                {"rows": list(rows)},
+            )
+        }
+        if any(found[row][0] is None for row in rows):
+            return None
+        return [
+            _sentences(*found[row], text, self.dimension)
+            for row, text in zip(rows, texts, strict=True)
+        ]
+
+    def reusable(self, texts: list[str]) -> dict[str, Reusable]:
+        if not texts:
+            return {}
+        hashes = list({hashlib.md5(t.encode()).hexdigest() for t in texts})
+        wanted = set(texts)
+        found: dict[str, Reusable] = {}
+        for text, vector, spans, vectors in self._query(
+            "SELECT c.text, c.embedding, c.spans, c.sentence_vectors FROM {t}_chunks c "
+            "WHERE md5(c.text) = ANY(%(hashes)s) AND {vis_c}",
+            {"hashes": hashes},
+        ):
+            if text in wanted and text not in found:
+                sentences = None
+                if spans is not None:
+                    sentences = _sentences(spans, vectors, text, self.dimension)
+                found[text] = Reusable(_array(vector), sentences)
+        return found
+
+
+class _Writer:
+    """The statements of one publish, inside its transaction."""
+
+    def __init__(self, conn: psycopg.Connection, tables: str, version: int, dimension: int):
+        self.conn = conn
+        self.t = tables
+        self.v = version
+        self.dimension = dimension
+
+    def remove(self, documents: set[str], stats: dict[str, int]) -> dict[str, int]:
+        if not documents:
+            return stats
+        t, v = self.t, self.v
+        gone = self.conn.execute(
+            f"UPDATE {t}_docs SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL "
+            "RETURNING doc, length, chunks",
+            (v, list(documents)),
+        ).fetchall()
+        if not gone:
+            return stats
+        docs = [g[0] for g in gone]
+        length = self.conn.execute(
+            f"WITH gone AS (UPDATE {t}_chunks SET removed_in = %s WHERE doc = ANY(%s) "
+            "AND removed_in IS NULL RETURNING length) SELECT coalesce(sum(length), 0) FROM gone",
+            (v, docs),
+        ).fetchone()[0]
+        # Document frequencies follow the newest version: the removed rows no longer count.
+        self.conn.execute(
+            f"UPDATE {t}_df SET chunks = {t}_df.chunks - g.n FROM (SELECT p.term, count(*) AS n "
+            f"FROM {t}_terms p JOIN {t}_chunks c ON c.row = p.row WHERE c.doc = ANY(%s) "
+            f"GROUP BY p.term) g WHERE g.term = {t}_df.term",
+            (docs,),
+        )
+        self.conn.execute(
+            f"UPDATE {t}_df SET docs = {t}_df.docs - g.n FROM (SELECT term, count(*) AS n "
+            f"FROM {t}_doc_terms WHERE doc = ANY(%s) GROUP BY term) g "
+            f"WHERE g.term = {t}_df.term",
+            (docs,),
+        )
+        return {
+            "chunks": stats["chunks"] - sum(g[2] for g in gone),
+            "chunk_length": stats["chunk_length"] - int(length),
+            "documents": stats["documents"] - len(gone),
+            "document_length": stats["document_length"] - sum(g[1] for g in gone),
+        }
+
+    def add(
+        self,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        sentences: list[ChunkSentences] | None,
+        stats: dict[str, int],
+    ) -> dict[str, int]:
+        if not chunks:
+            return stats
+        t, v = self.t, self.v
+        by_document: dict[str, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            by_document.setdefault(chunk.document, []).append(i)
+        ids = self._ids(len(chunks) + len(by_document))
+        rows, doc_ids = ids[: len(chunks)], ids[len(chunks) :]
+        chunk_terms = [Counter(terms(c.text)) for c in chunks]
+        chunk_df: Counter[str] = Counter()
+        doc_df: Counter[str] = Counter()
+        doc_of = [0] * len(chunks)
+        with self.conn.cursor() as cur:
+            with cur.copy(f"COPY {t}_docs (doc, path, length, chunks, added_in) FROM STDIN") as cp:
+                for doc, (path, members) in zip(doc_ids, by_document.items(), strict=True):
+                    length = sum(sum(chunk_terms[i].values()) for i in members)
+                    cp.write_row((doc, path, length, len(members), v))
+                    for i in members:
+                        doc_of[i] = doc
+            with cur.copy(f"COPY {t}_doc_terms (term, doc, tf) FROM STDIN") as cp:
+                for doc, members in zip(doc_ids, by_document.values(), strict=True):
+                    whole: Counter[str] = Counter()
+                    for i in members:
+                        whole.update(chunk_terms[i])
+                    doc_df.update(whole.keys())
+                    for term, tf in whole.items():
+                        cp.write_row((term, doc, tf))
+            columns = (
+                "row, doc, ord, id, text, char_start, char_end, page, source, length, "
+                "embedding, spans, sentence_vectors, added_in"
+            )
+            with cur.copy(f"COPY {t}_chunks ({columns}) FROM STDIN") as cp:
+                ord_in_doc: Counter[int] = Counter()
+                for i, chunk in enumerate(chunks):
+                    doc = doc_of[i]
+                    spans, blob = None, None
+                    if sentences is not None:
+                        spans = [x for s in sentences[i].spans for x in (s.start, s.end)]
+                        blob = np.asarray(sentences[i].vectors, dtype=np.float16).tobytes()
+                    cp.write_row(
+                        (
+                            rows[i],
+                            doc,
+                            ord_in_doc[doc],
+                            chunk.id,
+                            chunk.text,
+                            chunk.char_start,
+                            chunk.char_end,
+                            chunk.source.page,
+                            json.dumps(chunk.source.to_dict(), ensure_ascii=False),
+                            sum(chunk_terms[i].values()),
+                            _vector_text(vectors[i]),
+                            None if spans is None else "{" + ",".join(map(str, spans)) + "}",
+                            blob,
+                            v,
+                        )
+                    )
+                    ord_in_doc[doc] += 1
+            with cur.copy(f"COPY {t}_terms (term, row, tf) FROM STDIN") as cp:
+                for row, found in zip(rows, chunk_terms, strict=True):
+                    chunk_df.update(found.keys())
+                    for term, tf in found.items():
+                        cp.write_row((term, row, tf))
+        self._count_terms(chunk_df, doc_df)
+        return {
+            "chunks": stats["chunks"] + len(chunks),
+            "chunk_length": stats["chunk_length"] + sum(sum(c.values()) for c in chunk_terms),
+            "documents": stats["documents"] + len(by_document),
+            "document_length": stats["document_length"] + sum(sum(c.values()) for c in chunk_terms),
+        }
+
+    def _ids(self, n: int) -> list[int]:
+        found = self.conn.execute(
+            f"SELECT nextval('{self.t}_ids') FROM generate_series(1, %s)", (n,)
+        ).fetchall()
+        return [r[0] for r in found]
+
+    def _count_terms(self, chunk_df: Counter[str], doc_df: Counter[str]) -> None:
+        t = self.t
+        self.conn.execute(
+            "CREATE TEMP TABLE sourced_new_df (term text, chunks integer, docs integer) "
+            "ON COMMIT DROP"
+        )
+        with self.conn.cursor() as cur, cur.copy("COPY sourced_new_df FROM STDIN") as cp:
+            for term in chunk_df.keys() | doc_df.keys():
+                cp.write_row((term, chunk_df[term], doc_df[term]))
+        self.conn.execute(
+            f"INSERT INTO {t}_df SELECT term, chunks, docs FROM sourced_new_df "
+            f"ON CONFLICT (term) DO UPDATE SET chunks = {t}_df.chunks + EXCLUDED.chunks, "
+            f"docs = {t}_df.docs + EXCLUDED.docs"
+        )
+
+    def write_manifest(self, manifest: Manifest, previous_rows_exist: bool) -> None:
+        """Only the file records that changed are written again."""
+        t, v = self.t, self.v
+        new = {path: record.to_dict() for path, record in manifest.files.items()}
+        changed = set(new)
+        if previous_rows_exist:
+            old = dict(
+                self.conn.execute(
+                    f"SELECT path, record FROM {t}_files WHERE removed_in IS NULL"
+                ).fetchall()
+            )
+            same = {path for path, record in old.items() if new.get(path) == record}
+            changed = set(new) - same
+            gone = (set(old) - same) | (changed & set(old))
+            self.conn.execute(
+                f"UPDATE {t}_files SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL",
+                (v, list(gone)),
+            )
+        copy = f"COPY {t}_files (path, record, added_in) FROM STDIN"
+        with self.conn.cursor() as cur, cur.copy(copy) as cp:
+            for path in sorted(changed):
+                cp.write_row((path, json.dumps(new[path], ensure_ascii=False), v))
+
+    def collect_garbage(self, keep: int) -> None:
+        """Rows no kept version can see: removed at or before the oldest version kept."""
+        t, oldest = self.t, self.v - keep + 1
+        self.conn.execute(
+            f"DELETE FROM {t}_terms p USING {t}_chunks c WHERE c.row = p.row "
+            "AND c.removed_in <= %s",
+            (oldest,),
+        )
+        self.conn.execute(f"DELETE FROM {t}_chunks WHERE removed_in <= %s", (oldest,))
+        self.conn.execute(
+            f"DELETE FROM {t}_doc_terms p USING {t}_docs d WHERE d.doc = p.doc "
+            "AND d.removed_in <= %s",
+            (oldest,),
+        )
+        for table in ("docs", "files"):
+            self.conn.execute(f"DELETE FROM {t}_{table} WHERE removed_in <= %s", (oldest,))
+        self.conn.execute(f"DELETE FROM {t}_df WHERE chunks <= 0 AND docs <= 0")
+
+
+_EMPTY_STATS = {"chunks": 0, "chunk_length": 0, "documents": 0, "document_length": 0}
+
+
+def _create_tables(conn: psycopg.Connection, dimension: int) -> str:
+    number = conn.execute("SELECT nextval('sourced_tables_seq')").fetchone()[0]
+    tables = f"sourced_ix{number}"
+    conn.execute(INDEX_TABLES.format(t=tables, d=int(dimension)))
+    return tables
+
+
+def _drop_retired(conn: psycopg.Connection) -> None:
+    """Drop the tables of indexes rebuilt from scratch a while ago: readers of their last
+    version have moved on by then."""
+    retired = conn.execute(
+        "DELETE FROM sourced_retired WHERE retired_at < now() - interval '10 minutes' "
+        "RETURNING tables"
+    ).fetchall()
+    for (tables,) in retired:
+        for table in INDEX_TABLE_NAMES:
+            conn.execute(f"DROP TABLE IF EXISTS {tables}_{table}")
+        conn.execute(f"DROP SEQUENCE IF EXISTS {tables}_ids")
+
+
+def _spec_json(spec: IndexSpec) -> dict[str, Any]:
+    return {
+        "embedding_model": spec.embedding_model,
+        "chunk_size": spec.chunk_size,
+        "chunk_overlap": spec.chunk_overlap,
+        "chunker": spec.chunker,
+    }
+
+
+def _chunk(row: tuple) -> Chunk:
+    _, chunk_id, document, text, start, end, source = row
+    return Chunk(chunk_id, document, text, start, end, Source.from_dict(source))
+
+
+def _sentences(spans: list[int], blob: bytes, text: str, dimension: int) -> ChunkSentences:
+    pairs = list(zip(spans[::2], spans[1::2], strict=True))
+    vectors = np.frombuffer(blob, dtype=np.float16).reshape(-1, dimension).astype(np.float32)
+    if len(vectors) != len(pairs):
+        raise IndexCorruptError("stored sentences do not match their vectors")
+    return ChunkSentences([Span(a, b, text[a:b]) for a, b in pairs], vectors)
+
+
+def _array(vector: Any) -> np.ndarray:
+    """A vector as read (pgvector's Vector, or an array) as float32."""
+    if hasattr(vector, "to_numpy"):
+        vector = vector.to_numpy()
+    return np.asarray(vector, dtype=np.float32)
+
+
+def _vector_text(vector: np.ndarray) -> str:
+    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
+
+
+def _version_name(number: int) -> str:
+    return f"v{number:06d}"
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -1,0 +1,180 @@
+"""The Postgres store's tables, and the migrations that bring a database up to them.
+
+Shared tables, created by migrations and numbered in `sourced_schema`:
+
+    sourced_schema    the schema version of this database (one row)
+    sourced_indexes   one row per index: its tables, spec, current version, BM25 statistics,
+                      remembered failures
+    sourced_uploads   files uploaded to an index, kept until replaced
+    sourced_retired   tables of indexes rebuilt from scratch, dropped at a later publish
+
+Each index has tables of its own (`<tables>_chunks`, `_docs`, `_terms`, …; see INDEX_TABLES),
+so its vectors have their own HNSW graph and a query never scans another index's rows. Rows
+carry the version that added them and the one that removed them: a reader of version v sees
+exactly the rows with added_in <= v < removed_in, whatever is published meanwhile.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from ingest.errors import IndexMismatchError, SourcedError
+
+SCHEMA_VERSION = 1
+PGVECTOR_MIN = (0, 8, 0)  # iterative index scans, so filtered HNSW queries return enough rows
+_MIGRATION_LOCK = 0x5C0_12CE  # the advisory lock taken while migrating
+
+# Each migration takes the database from the version before it to its own number.
+MIGRATIONS: dict[int, str] = {
+    1: """
+CREATE TABLE sourced_indexes (
+    name text PRIMARY KEY,
+    tables text NOT NULL,
+    spec jsonb NOT NULL,
+    dimension integer NOT NULL,
+    version integer NOT NULL,
+    built_at text NOT NULL,
+    stats jsonb NOT NULL,
+    failures jsonb NOT NULL,
+    has_sentences boolean NOT NULL
+);
+CREATE SEQUENCE sourced_tables_seq;
+CREATE TABLE sourced_uploads (
+    index_name text NOT NULL,
+    filename text NOT NULL,
+    data bytea NOT NULL,
+    mtime_ns bigint NOT NULL,
+    PRIMARY KEY (index_name, filename)
+);
+CREATE TABLE sourced_retired (tables text PRIMARY KEY, retired_at timestamptz NOT NULL);
+""",
+}
+
+# One index's tables; {t} is its prefix, {d} its vectors' dimension.
+INDEX_TABLES = """
+CREATE SEQUENCE {t}_ids;
+CREATE TABLE {t}_docs (
+    doc bigint PRIMARY KEY,
+    path text NOT NULL,
+    length integer NOT NULL,            -- BM25 terms in the whole document
+    chunks integer NOT NULL,
+    added_in integer NOT NULL,
+    removed_in integer
+);
+CREATE INDEX ON {t}_docs (path);
+CREATE TABLE {t}_chunks (
+    row bigint PRIMARY KEY,
+    doc bigint NOT NULL,
+    ord integer NOT NULL,               -- position in its document
+    id text NOT NULL,
+    text text NOT NULL,
+    char_start integer NOT NULL,
+    char_end integer NOT NULL,
+    page integer,
+    source jsonb NOT NULL,              -- page, page_label, headings, table, rows, json_path, lines
+    length integer NOT NULL,            -- BM25 terms in the chunk
+    embedding vector({d}) NOT NULL,
+    spans integer[],                    -- sentence bounds, flattened start, end, start, end…
+    sentence_vectors bytea,             -- float16, one row of {d} per sentence
+    added_in integer NOT NULL,
+    removed_in integer
+);
+CREATE INDEX ON {t}_chunks USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64);
+CREATE INDEX ON {t}_chunks (doc, ord);
+CREATE INDEX ON {t}_chunks (id);
+CREATE INDEX ON {t}_chunks (md5(text));
+CREATE INDEX ON {t}_chunks (removed_in) WHERE removed_in IS NOT NULL;
+CREATE TABLE {t}_terms (term text NOT NULL, row bigint NOT NULL, tf integer NOT NULL,
+                        PRIMARY KEY (term, row));
+CREATE INDEX ON {t}_terms (row);
+CREATE TABLE {t}_doc_terms (term text NOT NULL, doc bigint NOT NULL, tf integer NOT NULL,
+                            PRIMARY KEY (term, doc));
+CREATE INDEX ON {t}_doc_terms (doc);
+CREATE TABLE {t}_df (term text PRIMARY KEY, chunks integer NOT NULL, docs integer NOT NULL);
+CREATE TABLE {t}_files (
+    path text NOT NULL,
+    record jsonb NOT NULL,
+    added_in integer NOT NULL,
+    removed_in integer
+);
+CREATE INDEX ON {t}_files (path);
+"""
+
+INDEX_TABLE_NAMES = ("chunks", "docs", "terms", "doc_terms", "df", "files")
+
+
+class DatabaseError(SourcedError):
+    """The database cannot be used: unreachable, without pgvector, or of another schema."""
+
+
+def migrate(conn: psycopg.Connection) -> None:
+    """Bring the database to SCHEMA_VERSION, or say why it cannot be used. Runs once per
+    process; concurrent processes wait for each other on an advisory lock."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+        _ensure_pgvector(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS sourced_schema (version integer NOT NULL)")
+        rows = conn.execute("SELECT version FROM sourced_schema").fetchall()
+        if len(rows) > 1:
+            raise DatabaseError(
+                "the database's sourced_schema table holds several versions; it was not made "
+                "by Sourced. Use an empty database."
+            )
+        current = rows[0][0] if rows else 0
+        if current > SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"the database has Sourced schema version {current}, newer than this Sourced "
+                f"reads ({SCHEMA_VERSION}); upgrade Sourced on this machine"
+            )
+        if current == 0 and _has_unknown_sourced_tables(conn):
+            raise DatabaseError(
+                "the database has sourced_* tables but no schema version; it was not made by "
+                "this Sourced. Use an empty database."
+            )
+        for number in range(current + 1, SCHEMA_VERSION + 1):
+            conn.execute(MIGRATIONS[number])
+        if not rows:
+            conn.execute("INSERT INTO sourced_schema VALUES (%s)", (SCHEMA_VERSION,))
+        elif current < SCHEMA_VERSION:
+            conn.execute("UPDATE sourced_schema SET version = %s", (SCHEMA_VERSION,))
+
+
+def _ensure_pgvector(conn: psycopg.Connection) -> None:
+    available = conn.execute(
+        "SELECT default_version, installed_version FROM pg_available_extensions "
+        "WHERE name = 'vector'"
+    ).fetchone()
+    if available is None:
+        raise DatabaseError(
+            "the PostgreSQL server has no pgvector extension; install pgvector "
+            f"{'.'.join(map(str, PGVECTOR_MIN))} or later (every managed PostgreSQL offers it)"
+        )
+    if available[1] is None:
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DatabaseError(
+                "pgvector is installed on the server but not enabled in this database, and "
+                "this user may not enable it: run `CREATE EXTENSION vector` as its owner"
+            ) from exc
+    version = conn.execute(
+        "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+    ).fetchone()[0]
+    if _version_tuple(version) < PGVECTOR_MIN:
+        raise DatabaseError(
+            f"pgvector {version} is too old: Sourced needs "
+            f"{'.'.join(map(str, PGVECTOR_MIN))} or later (ALTER EXTENSION vector UPDATE)"
+        )
+
+
+def _version_tuple(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in text.split(".")[:3] if part.isdigit())
+
+
+def _has_unknown_sourced_tables(conn: psycopg.Connection) -> bool:
+    found = conn.execute(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+        "AND tablename LIKE 'sourced\\_%%' AND tablename <> 'sourced_schema'"
+    ).fetchone()[0]
+    return found > 0

@@ -1,0 +1,85 @@
+"""What only the Postgres store has: its schema and migrations, its connection errors, and
+the rows it keeps per version (the behaviour it shares with the local store is in
+test_stores.py)."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import psycopg
+import pytest
+
+from ingest.errors import IndexMismatchError, UsageError
+from ingest.settings import IngestSettings
+from ingest.stores import open_store
+from ingest.stores.postgres import PostgresStore
+from ingest.stores.postgres_schema import SCHEMA_VERSION, DatabaseError
+from ingest.sync import run_ingest
+
+from .conftest import SAMPLE
+
+
+def test_a_new_database_gets_the_schema_once(database_url):
+    stores = []
+    threads = [
+        threading.Thread(target=lambda: stores.append(PostgresStore(database_url)))
+        for _ in range(3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stores) == 3
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT version FROM sourced_schema").fetchall() == [(SCHEMA_VERSION,)]
+    for store in stores:
+        store.close()
+
+
+def test_a_newer_schema_is_a_clear_error(database_url):
+    PostgresStore(database_url).close()
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE sourced_schema SET version = %s", (SCHEMA_VERSION + 1,))
+    with pytest.raises(IndexMismatchError, match="newer than this Sourced"):
+        PostgresStore(database_url)
+
+
+def test_tables_of_unknown_origin_are_a_clear_error(database_url):
+    with psycopg.connect(database_url) as conn:
+        conn.execute("CREATE TABLE sourced_indexes (id integer)")
+    with pytest.raises(DatabaseError, match="not made by this Sourced"):
+        PostgresStore(database_url)
+
+
+def test_an_unreachable_database_is_a_clear_error(tmp_path):
+    url = f"postgresql://nobody@/sourced?host={tmp_path}"
+    with pytest.raises(DatabaseError, match="cannot connect to the database"):
+        PostgresStore(url)
+
+
+def test_the_postgres_store_needs_a_url():
+    with pytest.raises(UsageError, match="SOURCED_DATABASE_URL"):
+        open_store(IngestSettings(store="postgres", _env_file=None))
+
+
+def test_rows_no_kept_version_sees_are_deleted(tmp_path, settings, database_url, embedder):
+    settings = settings.model_copy(
+        update={"store": "postgres", "database_url": database_url, "keep_versions": 2}
+    )
+    folder = tmp_path / "docs"
+    shutil.copytree(SAMPLE, folder)
+    store = open_store(settings)
+    run_ingest([folder], "docs", settings, embedder=embedder, store=store)
+    for n in range(4):
+        (folder / "changing.md").write_text(f"# Changing\n\nChange number {n}.\n")
+        run_ingest([folder], "docs", settings, embedder=embedder, store=store)
+    index = store.open_index("docs")
+    assert index.version == "v000005"
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(f"SELECT count(*) FROM {index.tables}_chunks").fetchone()[0]
+        files = conn.execute(f"SELECT count(*) FROM {index.tables}_files").fetchone()[0]
+    # The current version's chunks, plus the one changed chunk the version before it had.
+    assert rows == index.chunk_count + 1
+    assert files == len(index.manifest().files) + 1
+    store.close()
