@@ -83,3 +83,18 @@ def test_rows_no_kept_version_sees_are_deleted(tmp_path, settings, database_url,
     assert rows == index.chunk_count + 1
     assert files == len(index.manifest().files) + 1
     store.close()
+
+
+def test_publishes_write_whole_documents_a_group_at_a_time():
+    from ingest.stores.postgres_writer import document_groups
+    from ingest.units import Chunk, Source
+
+    chunks = [
+        Chunk(f"{d}{i}", d, "text", 0, 4, Source())
+        for d, n in (("a", 3), ("b", 1), ("c", 2))
+        for i in range(n)
+    ]
+    assert [list(g) for g in document_groups(chunks, 2)] == [[0, 1, 2], [3, 4, 5]]
+    assert [list(g) for g in document_groups(chunks, 100)] == [[0, 1, 2, 3, 4, 5]]
+    with pytest.raises(ValueError, match="not together"):
+        list(document_groups(chunks + chunks[:1], 2))

@@ -16,7 +16,6 @@ it scores with them until its next request opens the new one.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import tempfile
 import time
@@ -50,7 +49,14 @@ from ingest.stores.base import (
     Store,
     check_index_name,
 )
-from ingest.stores.postgres_schema import INDEX_TABLE_NAMES, INDEX_TABLES, DatabaseError, migrate
+from ingest.stores.postgres_schema import DatabaseError, migrate
+from ingest.stores.postgres_writer import (
+    EMPTY_STATS,
+    Publication,
+    build_graph,
+    create_tables,
+    drop_retired,
+)
 from ingest.units import Chunk, Source
 from ingest.vectors import EXACT_SUBSET, HNSW_EF_SEARCH, VectorIndexInfo
 
@@ -125,7 +131,7 @@ class PostgresStore(Store):
 
     def publish(self, name: str, change: IndexChange, keep: int = 3) -> PostgresIndex:
         with self.pool.connection() as conn, conn.transaction():
-            _drop_retired(conn)
+            drop_retired(conn)
             row = conn.execute(
                 "SELECT tables, spec, dimension, version, stats FROM sourced_indexes "
                 "WHERE name = %s FOR UPDATE",
@@ -144,15 +150,17 @@ class PostgresStore(Store):
                         "INSERT INTO sourced_retired VALUES (%s, now()) ON CONFLICT DO NOTHING",
                         (row[0],),
                     )
-                tables = _create_tables(conn, change.dimension)
-                stats = _EMPTY_STATS
+                tables = create_tables(conn, change.dimension)
+                stats = EMPTY_STATS
             else:
                 tables, stats = row[0], row[4]
-            writer = _Writer(conn, tables, version, change.dimension)
-            stats = writer.remove(change.removed, stats)
-            stats = writer.add(change.added, change.vectors, change.sentences, stats)
-            writer.write_manifest(change.manifest, previous_rows_exist=not fresh)
-            writer.collect_garbage(keep)
+            publication = Publication(conn, tables, version, change.dimension)
+            stats = publication.remove(change.removed, stats)
+            stats = publication.add(change.added, change.vectors, change.sentences, stats)
+            if fresh:
+                build_graph(conn, tables)
+            publication.write_manifest(change.manifest, previous_rows_exist=not fresh)
+            publication.collect_garbage(keep)
             built_at = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
             failures = [asdict(f) for _, f in sorted(change.manifest.failures.items())]
             conn.execute(
@@ -178,7 +186,7 @@ class PostgresStore(Store):
 
     def tidy(self, name: str, keep: int) -> None:
         with self.pool.connection() as conn, conn.transaction():
-            _drop_retired(conn)
+            drop_retired(conn)
 
     # Uploads
 
@@ -244,6 +252,8 @@ class PostgresIndex(IndexReader):
 
     @property
     def search_info(self) -> VectorIndexInfo:
+        if self.chunk_count <= EXACT_SUBSET:  # see dense(): so few rows are searched exactly
+            return VectorIndexInfo("flat")
         return VectorIndexInfo("hnsw", m=16, ef_search=HNSW_EF_SEARCH)
 
     def _query(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
@@ -251,11 +261,9 @@ class PostgresIndex(IndexReader):
             return conn.execute(self._sql(sql), {"v": self.number, **(params or {})}).fetchall()
 
     def _sql(self, sql: str) -> str:
-        return (
-            sql.replace("{t}", self.tables)
-            .replace("{vis_c}", _VISIBLE.format(a="c"))
-            .replace("{vis_d}", _VISIBLE.format(a="d"))
-        )
+        for alias in "cdp":
+            sql = sql.replace(f"{{vis_{alias}}}", _VISIBLE.format(a=alias))
+        return sql.replace("{t}", self.tables)
 
     def manifest(self) -> Manifest:
         rows = self._query("SELECT record FROM {t}_files f WHERE " + _VISIBLE.format(a="f"))
@@ -303,8 +311,10 @@ class PostgresIndex(IndexReader):
     def documents(self) -> list[str]:
         return list(self._documents)
 
-    def _filter_sql(self, filters: Filters | None) -> tuple[str, dict[str, Any]] | None:
-        """The filters as SQL over `c`; None when they allow nothing."""
+    def _filter_sql(
+        self, filters: Filters | None, alias: str = "c"
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The filters as SQL over the rows of `alias`; None when they allow nothing."""
         if not filters:
             return "", {}
         sql, params = "", {}
@@ -312,9 +322,9 @@ class PostgresIndex(IndexReader):
             docs = [doc for path, doc in self._documents.items() if filters.matches(path)]
             if not docs:
                 return None
-            sql, params["docs"] = " AND c.doc = ANY(%(docs)s)", docs
+            sql, params["docs"] = f" AND {alias}.doc = ANY(%(docs)s)", docs
         if filters.pages is not None:
-            sql += " AND c.page BETWEEN %(first)s AND %(last)s"
+            sql += f" AND {alias}.page BETWEEN %(first)s AND %(last)s"
             params["first"], params["last"] = filters.pages
         return sql, params
 
@@ -354,7 +364,7 @@ class PostgresIndex(IndexReader):
         return [(int(r), float(s)) for r, s in found]
 
     def lexical(self, question: str, depth: int, filters: Filters | None = None) -> Ranking:
-        where = self._filter_sql(filters)
+        where = self._filter_sql(filters, "p")
         wanted = Counter(terms(question))
         if where is None or not wanted or self.chunk_count == 0:
             return []
@@ -381,19 +391,19 @@ WITH q AS (
     FROM unnest(%(terms)s::text[], %(weights)s::int[]) AS t(term, weight)
     JOIN {t}_df df ON df.term = t.term
 ), hits AS (
-    SELECT p.row, c.doc,
-           sum(q.weight * q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * c.length / %(avg)s)))
+    SELECT p.row, p.doc,
+           sum(q.weight * q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg)s)))
                AS score
-    FROM q JOIN {t}_terms p ON p.term = q.term JOIN {t}_chunks c ON c.row = p.row
-    WHERE {vis_c}"""
+    FROM q JOIN {t}_terms p ON p.term = q.term
+    WHERE {vis_p}"""
             + sql
             + """
-    GROUP BY p.row, c.doc
+    GROUP BY p.row, p.doc
 ), doc_scores AS (
     SELECT p.doc,
            sum(q.weight * q.idf_d * p.tf
-               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * d.length / %(avg_d)s))) AS score
-    FROM q JOIN {t}_doc_terms p ON p.term = q.term JOIN {t}_docs d ON d.doc = p.doc
+               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg_d)s))) AS score
+    FROM q JOIN {t}_doc_terms p ON p.term = q.term
     WHERE p.doc IN (SELECT DISTINCT doc FROM hits)
     GROUP BY p.doc
 )
@@ -454,216 +464,6 @@ LIMIT %(k)s""",
         return found
 
 
-class _Writer:
-    """The statements of one publish, inside its transaction."""
-
-    def __init__(self, conn: psycopg.Connection, tables: str, version: int, dimension: int):
-        self.conn = conn
-        self.t = tables
-        self.v = version
-        self.dimension = dimension
-
-    def remove(self, documents: set[str], stats: dict[str, int]) -> dict[str, int]:
-        if not documents:
-            return stats
-        t, v = self.t, self.v
-        gone = self.conn.execute(
-            f"UPDATE {t}_docs SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL "
-            "RETURNING doc, length, chunks",
-            (v, list(documents)),
-        ).fetchall()
-        if not gone:
-            return stats
-        docs = [g[0] for g in gone]
-        length = self.conn.execute(
-            f"WITH gone AS (UPDATE {t}_chunks SET removed_in = %s WHERE doc = ANY(%s) "
-            "AND removed_in IS NULL RETURNING length) SELECT coalesce(sum(length), 0) FROM gone",
-            (v, docs),
-        ).fetchone()[0]
-        # Document frequencies follow the newest version: the removed rows no longer count.
-        self.conn.execute(
-            f"UPDATE {t}_df SET chunks = {t}_df.chunks - g.n FROM (SELECT p.term, count(*) AS n "
-            f"FROM {t}_terms p JOIN {t}_chunks c ON c.row = p.row WHERE c.doc = ANY(%s) "
-            f"GROUP BY p.term) g WHERE g.term = {t}_df.term",
-            (docs,),
-        )
-        self.conn.execute(
-            f"UPDATE {t}_df SET docs = {t}_df.docs - g.n FROM (SELECT term, count(*) AS n "
-            f"FROM {t}_doc_terms WHERE doc = ANY(%s) GROUP BY term) g "
-            f"WHERE g.term = {t}_df.term",
-            (docs,),
-        )
-        return {
-            "chunks": stats["chunks"] - sum(g[2] for g in gone),
-            "chunk_length": stats["chunk_length"] - int(length),
-            "documents": stats["documents"] - len(gone),
-            "document_length": stats["document_length"] - sum(g[1] for g in gone),
-        }
-
-    def add(
-        self,
-        chunks: list[Chunk],
-        vectors: np.ndarray,
-        sentences: list[ChunkSentences] | None,
-        stats: dict[str, int],
-    ) -> dict[str, int]:
-        if not chunks:
-            return stats
-        t, v = self.t, self.v
-        by_document: dict[str, list[int]] = {}
-        for i, chunk in enumerate(chunks):
-            by_document.setdefault(chunk.document, []).append(i)
-        ids = self._ids(len(chunks) + len(by_document))
-        rows, doc_ids = ids[: len(chunks)], ids[len(chunks) :]
-        chunk_terms = [Counter(terms(c.text)) for c in chunks]
-        chunk_df: Counter[str] = Counter()
-        doc_df: Counter[str] = Counter()
-        doc_of = [0] * len(chunks)
-        with self.conn.cursor() as cur:
-            with cur.copy(f"COPY {t}_docs (doc, path, length, chunks, added_in) FROM STDIN") as cp:
-                for doc, (path, members) in zip(doc_ids, by_document.items(), strict=True):
-                    length = sum(sum(chunk_terms[i].values()) for i in members)
-                    cp.write_row((doc, path, length, len(members), v))
-                    for i in members:
-                        doc_of[i] = doc
-            with cur.copy(f"COPY {t}_doc_terms (term, doc, tf) FROM STDIN") as cp:
-                for doc, members in zip(doc_ids, by_document.values(), strict=True):
-                    whole: Counter[str] = Counter()
-                    for i in members:
-                        whole.update(chunk_terms[i])
-                    doc_df.update(whole.keys())
-                    for term, tf in whole.items():
-                        cp.write_row((term, doc, tf))
-            columns = (
-                "row, doc, ord, id, text, char_start, char_end, page, source, length, "
-                "embedding, spans, sentence_vectors, added_in"
-            )
-            with cur.copy(f"COPY {t}_chunks ({columns}) FROM STDIN") as cp:
-                ord_in_doc: Counter[int] = Counter()
-                for i, chunk in enumerate(chunks):
-                    doc = doc_of[i]
-                    spans, blob = None, None
-                    if sentences is not None:
-                        spans = [x for s in sentences[i].spans for x in (s.start, s.end)]
-                        blob = np.asarray(sentences[i].vectors, dtype=np.float16).tobytes()
-                    cp.write_row(
-                        (
-                            rows[i],
-                            doc,
-                            ord_in_doc[doc],
-                            chunk.id,
-                            chunk.text,
-                            chunk.char_start,
-                            chunk.char_end,
-                            chunk.source.page,
-                            json.dumps(chunk.source.to_dict(), ensure_ascii=False),
-                            sum(chunk_terms[i].values()),
-                            _vector_text(vectors[i]),
-                            None if spans is None else "{" + ",".join(map(str, spans)) + "}",
-                            blob,
-                            v,
-                        )
-                    )
-                    ord_in_doc[doc] += 1
-            with cur.copy(f"COPY {t}_terms (term, row, tf) FROM STDIN") as cp:
-                for row, found in zip(rows, chunk_terms, strict=True):
-                    chunk_df.update(found.keys())
-                    for term, tf in found.items():
-                        cp.write_row((term, row, tf))
-        self._count_terms(chunk_df, doc_df)
-        return {
-            "chunks": stats["chunks"] + len(chunks),
-            "chunk_length": stats["chunk_length"] + sum(sum(c.values()) for c in chunk_terms),
-            "documents": stats["documents"] + len(by_document),
-            "document_length": stats["document_length"] + sum(sum(c.values()) for c in chunk_terms),
-        }
-
-    def _ids(self, n: int) -> list[int]:
-        found = self.conn.execute(
-            f"SELECT nextval('{self.t}_ids') FROM generate_series(1, %s)", (n,)
-        ).fetchall()
-        return [r[0] for r in found]
-
-    def _count_terms(self, chunk_df: Counter[str], doc_df: Counter[str]) -> None:
-        t = self.t
-        self.conn.execute(
-            "CREATE TEMP TABLE sourced_new_df (term text, chunks integer, docs integer) "
-            "ON COMMIT DROP"
-        )
-        with self.conn.cursor() as cur, cur.copy("COPY sourced_new_df FROM STDIN") as cp:
-            for term in chunk_df.keys() | doc_df.keys():
-                cp.write_row((term, chunk_df[term], doc_df[term]))
-        self.conn.execute(
-            f"INSERT INTO {t}_df SELECT term, chunks, docs FROM sourced_new_df "
-            f"ON CONFLICT (term) DO UPDATE SET chunks = {t}_df.chunks + EXCLUDED.chunks, "
-            f"docs = {t}_df.docs + EXCLUDED.docs"
-        )
-
-    def write_manifest(self, manifest: Manifest, previous_rows_exist: bool) -> None:
-        """Only the file records that changed are written again."""
-        t, v = self.t, self.v
-        new = {path: record.to_dict() for path, record in manifest.files.items()}
-        changed = set(new)
-        if previous_rows_exist:
-            old = dict(
-                self.conn.execute(
-                    f"SELECT path, record FROM {t}_files WHERE removed_in IS NULL"
-                ).fetchall()
-            )
-            same = {path for path, record in old.items() if new.get(path) == record}
-            changed = set(new) - same
-            gone = (set(old) - same) | (changed & set(old))
-            self.conn.execute(
-                f"UPDATE {t}_files SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL",
-                (v, list(gone)),
-            )
-        copy = f"COPY {t}_files (path, record, added_in) FROM STDIN"
-        with self.conn.cursor() as cur, cur.copy(copy) as cp:
-            for path in sorted(changed):
-                cp.write_row((path, json.dumps(new[path], ensure_ascii=False), v))
-
-    def collect_garbage(self, keep: int) -> None:
-        """Rows no kept version can see: removed at or before the oldest version kept."""
-        t, oldest = self.t, self.v - keep + 1
-        self.conn.execute(
-            f"DELETE FROM {t}_terms p USING {t}_chunks c WHERE c.row = p.row "
-            "AND c.removed_in <= %s",
-            (oldest,),
-        )
-        self.conn.execute(f"DELETE FROM {t}_chunks WHERE removed_in <= %s", (oldest,))
-        self.conn.execute(
-            f"DELETE FROM {t}_doc_terms p USING {t}_docs d WHERE d.doc = p.doc "
-            "AND d.removed_in <= %s",
-            (oldest,),
-        )
-        for table in ("docs", "files"):
-            self.conn.execute(f"DELETE FROM {t}_{table} WHERE removed_in <= %s", (oldest,))
-        self.conn.execute(f"DELETE FROM {t}_df WHERE chunks <= 0 AND docs <= 0")
-
-
-_EMPTY_STATS = {"chunks": 0, "chunk_length": 0, "documents": 0, "document_length": 0}
-
-
-def _create_tables(conn: psycopg.Connection, dimension: int) -> str:
-    number = conn.execute("SELECT nextval('sourced_tables_seq')").fetchone()[0]
-    tables = f"sourced_ix{number}"
-    conn.execute(INDEX_TABLES.format(t=tables, d=int(dimension)))
-    return tables
-
-
-def _drop_retired(conn: psycopg.Connection) -> None:
-    """Drop the tables of indexes rebuilt from scratch a while ago: readers of their last
-    version have moved on by then."""
-    retired = conn.execute(
-        "DELETE FROM sourced_retired WHERE retired_at < now() - interval '10 minutes' "
-        "RETURNING tables"
-    ).fetchall()
-    for (tables,) in retired:
-        for table in INDEX_TABLE_NAMES:
-            conn.execute(f"DROP TABLE IF EXISTS {tables}_{table}")
-        conn.execute(f"DROP SEQUENCE IF EXISTS {tables}_ids")
-
-
 def _spec_json(spec: IndexSpec) -> dict[str, Any]:
     return {
         "embedding_model": spec.embedding_model,
@@ -691,10 +491,6 @@ def _array(vector: Any) -> np.ndarray:
     if hasattr(vector, "to_numpy"):
         vector = vector.to_numpy()
     return np.asarray(vector, dtype=np.float32)
-
-
-def _vector_text(vector: np.ndarray) -> str:
-    return "[" + ",".join(f"{x:.7g}" for x in np.asarray(vector, dtype=np.float32)) + "]"
 
 
 def _version_name(number: int) -> str:

@@ -79,16 +79,28 @@ CREATE TABLE {t}_chunks (
     added_in integer NOT NULL,
     removed_in integer
 );
-CREATE INDEX ON {t}_chunks USING hnsw (embedding vector_ip_ops) WITH (m = 16, ef_construction = 64);
 CREATE INDEX ON {t}_chunks (doc, ord);
 CREATE INDEX ON {t}_chunks (id);
 CREATE INDEX ON {t}_chunks (md5(text));
 CREATE INDEX ON {t}_chunks (removed_in) WHERE removed_in IS NOT NULL;
-CREATE TABLE {t}_terms (term text NOT NULL, row bigint NOT NULL, tf integer NOT NULL,
-                        PRIMARY KEY (term, row));
+-- BM25 postings. Each carries what scoring and the filters need (the chunk's length, document,
+-- page and versions), so a question reads the postings of its terms and nothing else.
+CREATE TABLE {t}_terms (
+    term text NOT NULL,
+    row bigint NOT NULL,
+    tf integer NOT NULL,
+    length integer NOT NULL,
+    doc bigint NOT NULL,
+    page integer,
+    added_in integer NOT NULL,
+    removed_in integer,
+    PRIMARY KEY (term, row) INCLUDE (tf, length, doc, page, added_in, removed_in)
+);
 CREATE INDEX ON {t}_terms (row);
+CREATE INDEX ON {t}_terms (removed_in) WHERE removed_in IS NOT NULL;
 CREATE TABLE {t}_doc_terms (term text NOT NULL, doc bigint NOT NULL, tf integer NOT NULL,
-                            PRIMARY KEY (term, doc));
+                            length integer NOT NULL,
+                            PRIMARY KEY (term, doc) INCLUDE (tf, length));
 CREATE INDEX ON {t}_doc_terms (doc);
 CREATE TABLE {t}_df (term text PRIMARY KEY, chunks integer NOT NULL, docs integer NOT NULL);
 CREATE TABLE {t}_files (
@@ -99,6 +111,12 @@ CREATE TABLE {t}_files (
 );
 CREATE INDEX ON {t}_files (path);
 """
+
+# Built once the first rows are in (postgres_writer.build_graph); later rows join it as added.
+INDEX_GRAPH = (
+    "CREATE INDEX {t}_graph ON {t}_chunks USING hnsw (embedding vector_ip_ops) "
+    "WITH (m = 16, ef_construction = 64)"
+)
 
 INDEX_TABLE_NAMES = ("chunks", "docs", "terms", "doc_terms", "df", "files")
 
