@@ -9,39 +9,87 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Protocol
+
+from starlette.concurrency import run_in_threadpool
 
 from app.errors import send_error
 from app.keys import KeyRing, Principal
+from app.settings import Settings
+from ingest.stores import Store
 
 EVERYONE = Principal("anonymous")  # who calls when no keys are configured
 OPEN_PATHS = ("/", "/healthz", "/docs", "/redoc", "/openapi.json", "/favicon.ico")
 OPEN_PREFIXES = ("/static/", "/docs/")
 
 
+class Keys(Protocol):
+    """Where keys are looked up: the configured ones (KeyRing), or the database's too."""
+
+    blocking: bool  # whether a lookup waits on I/O (then it runs off the event loop)
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def find(self, presented: str) -> Principal | None: ...
+
+
+class Limiter(Protocol):
+    blocking: bool
+    per_minute: int
+
+    def take(self, caller: str) -> float: ...
+
+
+def access_policy(settings: Settings, store: Store) -> tuple[Keys, Limiter | None]:
+    """The keys and the rate limit: in the database when the indexes are (every replica then
+    shares them), else in this process."""
+    configured = KeyRing.load(settings.api_keys, settings.api_keys_file)
+    per_minute = settings.rate_limit_per_minute
+    if store.kind == "postgres":
+        from app.keys_db import DatabaseKeys, DatabaseRateLimiter
+
+        limiter = DatabaseRateLimiter(store.pool, per_minute) if per_minute > 0 else None
+        return DatabaseKeys(store.pool, configured), limiter
+    return configured, RateLimiter(per_minute) if per_minute > 0 else None
+
+
 class AccessControl:
-    def __init__(self, app, keys: KeyRing, per_minute: int):
+    def __init__(self, app, keys: Keys, limiter: Limiter | None):
         self.app = app
         self.keys = keys
-        self.limiter = RateLimiter(per_minute) if per_minute > 0 else None
+        self.limiter = limiter
+        self.blocking = keys.blocking or bool(limiter and limiter.blocking)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or _is_open(scope["path"]):
             return await self.app(scope, receive, send)
-        principal = EVERYONE
-        if self.keys.enabled:
-            presented = _presented_key(dict(scope.get("headers") or []))
-            if not presented:
-                message = (
-                    "this server needs an API key: send `Authorization: Bearer KEY` "
-                    "(or `X-API-Key: KEY`)"
-                )
-                return await send_error(scope, send, 401, "unauthorized", message, _CHALLENGE)
-            principal = self.keys.find(presented)
-            if principal is None:
-                return await send_error(
-                    scope, send, 401, "unauthorized", "the API key is not valid", _CHALLENGE
-                )
-        if self.limiter is not None and self.keys.enabled:
+        headers = dict(scope.get("headers") or [])
+        if self.blocking:
+            admitted = await run_in_threadpool(self._admit, headers)
+        else:
+            admitted = self._admit(headers)
+        if not isinstance(admitted, Principal):
+            status, code, message, extra = admitted
+            return await send_error(scope, send, status, code, message, extra)
+        scope.setdefault("state", {})["principal"] = admitted
+        await self.app(scope, receive, send)
+
+    def _admit(self, headers: dict[bytes, bytes]) -> Principal | tuple[int, str, str, dict]:
+        """The caller, or the error to send: (status, code, message, headers)."""
+        if not self.keys.enabled:
+            return EVERYONE
+        presented = _presented_key(headers)
+        if not presented:
+            message = (
+                "this server needs an API key: send `Authorization: Bearer KEY` "
+                "(or `X-API-Key: KEY`)"
+            )
+            return 401, "unauthorized", message, _CHALLENGE
+        principal = self.keys.find(presented)
+        if principal is None:
+            return 401, "unauthorized", "the API key is not valid", _CHALLENGE
+        if self.limiter is not None:
             wait = self.limiter.take(principal.name)
             if wait > 0:
                 retry = str(math.ceil(wait))
@@ -49,15 +97,14 @@ class AccessControl:
                     f"more than {self.limiter.per_minute} requests a minute with this key; "
                     f"retry in {retry} s (SOURCED_RATE_LIMIT_PER_MINUTE)"
                 )
-                return await send_error(
-                    scope, send, 429, "rate_limited", message, {"retry-after": retry}
-                )
-        scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+                return 429, "rate_limited", message, {"retry-after": retry}
+        return principal
 
 
 class RateLimiter:
     """A token bucket per caller: `per_minute` requests a minute, in bursts of up to as many."""
+
+    blocking = False
 
     def __init__(self, per_minute: int, clock=time.monotonic):
         self.per_minute = per_minute

@@ -30,18 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.set_defaults(handler=_serve)
 
+    keys_file_help = (
+        "keys file (default: SOURCED_API_KEYS_FILE; with SOURCED_STORE=postgres, the database)"
+    )
     keys = commands.add_parser("keys", help="create and manage API keys (stored hashed)")
     keys_commands = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     add = keys_commands.add_parser("add", help="create a key, store its hash, print it once")
     add.add_argument("name", help="who or what the key is for (shown in logs)")
     add.add_argument("--index", action="append", default=[], metavar="NAME",
                      help="limit the key to this index (repeatable; default: all)")  # fmt: skip
-    add.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    add.add_argument("--file", default=None, help=keys_file_help)
     remove = keys_commands.add_parser("remove", help="revoke a key by name")
     remove.add_argument("name")
-    remove.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    remove.add_argument("--file", default=None, help=keys_file_help)
     listing = keys_commands.add_parser("list", help="the keys' names and scopes")
-    listing.add_argument("--file", default=None, help="keys file (default: SOURCED_API_KEYS_FILE)")
+    listing.add_argument("--file", default=None, help=keys_file_help)
     keys_commands.add_parser("new", help="print a fresh random key (for SOURCED_API_KEYS)")
     keys.set_defaults(handler=_keys)
 
@@ -94,15 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
     import uvicorn
 
+    from app.access import access_policy
     from app.errors import AppError
-    from app.keys import KeyRing
     from app.main import create_app
     from app.services import build_services
     from app.settings import get_settings
+    from ingest.stores import open_store
 
     settings = get_settings()
     host = args.host or settings.host
-    keys = KeyRing.load(settings.api_keys, settings.api_keys_file)  # a bad keys file: one line
+    store = open_store(settings)  # an unreachable database: one line
+    keys, _ = access_policy(settings, store)  # a bad keys file: one line
     if not keys.enabled and not is_loopback(host) and not args.insecure_no_auth:
         print(
             f"error: refusing to serve on {host} without API keys: anyone who can reach it "
@@ -113,7 +118,7 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:  # load before serving, so a bad model or backend is one clear line, not a traceback
-        services = build_services(settings)
+        services = build_services(settings, store=store)
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
@@ -146,7 +151,10 @@ def _keys(args: argparse.Namespace, _: IngestSettings) -> int:
     if args.keys_command == "new":
         print(new_key())
         return 0
-    configured = get_settings().api_keys_file
+    settings = get_settings()
+    if settings.store == "postgres" and not args.file:
+        return _database_keys(args, settings)
+    configured = settings.api_keys_file
     path = Path(args.file) if args.file else configured
     if path is None:
         print("error: name the keys file with --file or SOURCED_API_KEYS_FILE", file=sys.stderr)
@@ -176,6 +184,36 @@ def _keys(args: argparse.Namespace, _: IngestSettings) -> int:
     _write_private(path, existing.rstrip("\n") + "\n" + line + "\n")
     print(key)
     print(f"(stored hashed in {path}; this is the only time the key is shown)", file=sys.stderr)
+    return 0
+
+
+def _database_keys(args: argparse.Namespace, settings) -> int:
+    """`sourced keys` with the Postgres store: the keys every replica reads."""
+    from contextlib import closing
+
+    from app.keys import KeyRing, new_key
+    from app.keys_db import DatabaseKeys
+    from ingest.stores import open_store
+
+    with closing(open_store(settings)) as store:
+        keys = DatabaseKeys(store.pool, KeyRing([]))
+        if args.keys_command == "list":
+            for key in keys.stored():
+                scope = ", ".join(sorted(key.principal.indexes or ())) or "every index"
+                print(f"{key.principal.name}\t{scope}")
+            return 0
+        if args.keys_command == "remove":
+            if not keys.remove(args.name):
+                print(f"error: no key named '{args.name}' in the database", file=sys.stderr)
+                return 2
+            print(f"removed key '{args.name}' (every replica refuses it from now on)")
+            return 0
+        key = new_key()
+        keys.add(args.name, key, args.index)
+    print(key)
+    print(
+        "(stored hashed in the database; this is the only time the key is shown)", file=sys.stderr
+    )
     return 0
 
 

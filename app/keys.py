@@ -55,6 +55,8 @@ def new_key() -> str:
 
 
 class KeyRing:
+    blocking = False  # looked up in memory
+
     def __init__(self, keys: list[StoredKey]):
         self.keys = keys
 

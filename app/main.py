@@ -9,14 +9,14 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from app.access import AccessControl
+from app.access import AccessControl, access_policy
 from app.api import ask, health, indexes, openai, uploads
 from app.errors import install_error_handlers, send_error
-from app.keys import KeyRing
 from app.llm import LLM
 from app.memory import HeapTrimmer, TrimAfterRequests
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
+from ingest.stores import open_store
 
 
 def create_app(
@@ -24,19 +24,22 @@ def create_app(
 ) -> FastAPI:
     """The app; startup loads models and indexes, unless `services` were already built."""
     settings = settings or get_settings()
+    # Opened now: with the Postgres store, API keys and rate limits live in its database.
+    store = services.store if services is not None else open_store(settings)
+    keys, limiter = access_policy(settings, store)
 
     trimmer = HeapTrimmer(settings.memory_trim_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        app.state.services = services or build_services(settings, llm)
+        app.state.services = services or build_services(settings, llm, store)
         trimmer.start()
         try:
             yield
         finally:
             trimmer.stop()
-            if services is None:  # built here, so closed here: the store's connections
-                app.state.services.store.close()
+            if services is None:  # opened here, so closed here: the store's connections
+                store.close()
 
     app = FastAPI(
         title="Sourced",
@@ -51,11 +54,7 @@ def create_app(
         # a whole multipart request: a few files at the per-file limit, plus their headers
         upload_bytes=int(settings.max_upload_mb * 1024 * 1024 * 10) + 65536,
     )
-    app.add_middleware(
-        AccessControl,
-        keys=KeyRing.load(settings.api_keys, settings.api_keys_file),
-        per_minute=settings.rate_limit_per_minute,
-    )
+    app.add_middleware(AccessControl, keys=keys, limiter=limiter)
     app.include_router(health.router)
     app.include_router(indexes.router)
     app.include_router(ask.router)

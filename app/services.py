@@ -32,13 +32,15 @@ class Services:
     load_seconds: float
 
 
-def build_services(settings: Settings, llm: LLM | None = None) -> Services:
+def build_services(
+    settings: Settings, llm: LLM | None = None, store: Store | None = None
+) -> Services:
     started = time.perf_counter()
     bound_kernel_cache()  # before the models do any work
     embedder = Embedder.from_settings(settings)
     llm = llm or create_llm(settings)
     load_models(embedder, llm)
-    store = open_store(settings)
+    store = store or open_store(settings)
     library = IndexLibrary(store, settings.embedding_model, embedder.dimension)
     pipeline = AnswerPipeline(
         settings, library, build_retriever(settings, embedder), llm, EvidenceScorer(embedder)

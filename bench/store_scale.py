@@ -23,12 +23,22 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from common import ROOT, SCIFACT, machine, percentile, print_table, scifact_records, write_result
+from common import (
+    RESULTS,
+    ROOT,
+    SCIFACT,
+    machine,
+    percentile,
+    print_table,
+    scifact_records,
+    write_result,
+)
 
 from app.rag.retriever import RETRIEVAL_MODES, Retriever
 from ingest.embedder import Embedder
@@ -40,6 +50,7 @@ from ingest.units import Chunk
 
 NOISE = 0.35  # per-dimension noise relative to a unit vector's typical coordinate
 BATCH_CHUNKS = 100_000  # chunks per publish while loading a large index
+TURN = 10  # questions asked of one store before the other's turn
 
 
 def base_chunks(tmp: Path, settings: IngestSettings, embedder: Embedder, abstracts: int):
@@ -100,17 +111,20 @@ def load(store: Store, name: str, settings, chunks, vectors, size: int) -> float
 
 
 def query_times(retriever, indexes: dict[str, IndexReader], mode, queries, filters):
-    """Per store, each question's time; the stores take turns, question by question, so a
-    drift in the machine's speed falls on both alike."""
-    retriever.embedder.__dict__.pop("_recent_queries", None)  # embed every question afresh
+    """Per store, each question's time. The stores take turns, ten questions at a time, so a
+    drift in the machine's speed falls on both alike, while one store's threads, still
+    spinning after its turn, rarely overlap the other's queries."""
     times: dict[str, list[float]] = {kind: [] for kind in indexes}
     for index in indexes.values():
         retriever.retrieve(index, "warm up the caches", 5, mode, filters)
-    for q in queries:
+    for begin in range(0, len(queries), TURN):
         for kind, index in indexes.items():
-            started = time.perf_counter()
-            retriever.retrieve(index, q, 5, mode, filters)
-            times[kind].append((time.perf_counter() - started) * 1000)
+            for q in queries[begin : begin + TURN]:
+                # Every question embedded afresh, for each store: no cached vectors.
+                retriever.embedder.__dict__.pop("_recent_queries", None)
+                started = time.perf_counter()
+                retriever.retrieve(index, q, 5, mode, filters)
+                times[kind].append((time.perf_counter() - started) * 1000)
     return times
 
 
@@ -145,8 +159,6 @@ def one_changed_file(tmp: Path, store, name, settings, embedder, document: str) 
 
 
 def questions(count: int) -> list[str]:
-    import json
-
     with (SCIFACT.parent / "queries.jsonl").open(encoding="utf-8") as handle:
         return [json.loads(line)["text"] for line in handle][:count]
 
@@ -251,6 +263,13 @@ def main() -> None:
                     indexes[kind].close()
                     stores[kind][0].close()
 
+    # Sizes measured by an earlier run (`--sizes` one at a time) are kept beside these.
+    earlier = RESULTS / "store_scale.json"
+    if earlier.exists():
+        measured = {(e["store"], e["chunks"]) for e in results}
+        kept = json.loads(earlier.read_text()).get("sizes", [])
+        results = [e for e in kept if (e["store"], e["chunks"]) not in measured] + results
+        results.sort(key=lambda e: (e["chunks"], e["store"]))
     out = write_result(
         "store_scale",
         {

@@ -98,3 +98,17 @@ def test_publishes_write_whole_documents_a_group_at_a_time():
     assert [list(g) for g in document_groups(chunks, 100)] == [[0, 1, 2, 3, 4, 5]]
     with pytest.raises(ValueError, match="not together"):
         list(document_groups(chunks + chunks[:1], 2))
+
+
+def test_an_older_schema_is_migrated(database_url):
+    from ingest.stores.postgres_schema import MIGRATIONS
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("CREATE TABLE sourced_schema (version integer NOT NULL)")
+        conn.execute(MIGRATIONS[1])
+        conn.execute("INSERT INTO sourced_schema VALUES (1)")
+    PostgresStore(database_url).close()
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT version FROM sourced_schema").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT count(*) FROM sourced_keys").fetchone() == (0,)

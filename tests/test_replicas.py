@@ -1,11 +1,14 @@
 """Two real `sourced serve` processes on one PostgreSQL database: what one replica adds, the
-other answers from, with no file shared between them. Replica A runs the bundled model,
+other answers from, with no file shared between them; API keys and their rate limit, held in
+the database, hold on both. Replica A runs the bundled model,
 replica B the fake LLM (the store is what is under test; both answer through the real
 pipeline)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 
 import httpx
 import pytest
@@ -14,7 +17,7 @@ from app.settings import Settings
 from ingest.sync import run_ingest
 
 from .conftest import SAMPLE
-from .server import running_server
+from .server import SOURCED, running_server
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +68,64 @@ def test_an_upload_to_one_replica_is_answered_by_the_other(replicas):
     chunk = answer["sources"][0]["chunk_id"]
     context = httpx.get(f"{b}/indexes/default/chunks/{chunk}").json()
     assert "7 bar" in context["chunks"][0]["text"]
+
+
+@pytest.fixture(scope="module")
+def keyed_replicas(tmp_path_factory, postgres):
+    """Two replicas on one database holding the API keys, with a limit of 20 requests a
+    minute per key."""
+    root = tmp_path_factory.mktemp("keyed")
+    url = postgres.new()
+    shutil.copytree(SAMPLE, root / "docs")
+    run_ingest([root / "docs"], "default", Settings(store="postgres", database_url=url))
+    env = {
+        "SOURCED_STORE": "postgres",
+        "SOURCED_DATABASE_URL": url,
+        "SOURCED_LLM_BACKEND": "fake",
+        "SOURCED_RATE_LIMIT_PER_MINUTE": "20",
+    }
+    for folder in ("a", "b"):
+        (root / folder).mkdir()
+    with (
+        running_server({**env, "SOURCED_INDEX_DIR": str(root / "a")}) as (a, _),
+        running_server({**env, "SOURCED_INDEX_DIR": str(root / "b")}) as (b, _),
+    ):
+        yield a, b, env
+
+
+def sourced_keys(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(SOURCED), "keys", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_keys_in_the_database_hold_on_every_replica(keyed_replicas):
+    a, b, env = keyed_replicas
+    assert all(httpx.get(f"{url}/indexes").status_code == 200 for url in (a, b))  # no keys yet
+    added = sourced_keys(env, "add", "alice")
+    assert added.returncode == 0, added.stderr
+    key = added.stdout.strip()
+    assert "stored hashed in the database" in added.stderr
+    assert sourced_keys(env, "list").stdout.split() == ["alice", "every", "index"]
+    auth = {"authorization": f"Bearer {key}"}
+    for url in (a, b):  # the first key closes both replicas to callers without one
+        assert httpx.get(f"{url}/indexes").status_code == 401
+        assert httpx.get(f"{url}/indexes", headers=auth).status_code == 200
+
+    # One limit across replicas: 20 a minute in all, whichever replica is asked.
+    statuses = [httpx.get(f"{(a, b)[n % 2]}/indexes", headers=auth).status_code for n in range(30)]
+    assert statuses.count(200) in (18, 19), statuses  # 2 were spent above, maybe 1 refilled
+    assert statuses[-1] == 429
+    limited = httpx.get(f"{a}/indexes", headers=auth)
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+
+    removed = sourced_keys(env, "remove", "alice")
+    assert removed.returncode == 0 and "every replica" in removed.stdout
+    for url in (a, b):  # revoked everywhere at once, no restart
+        response = httpx.get(f"{url}/indexes", headers=auth)
+        assert response.status_code == 401, response.text

@@ -89,6 +89,28 @@ class Filters:
     def restricts_documents(self) -> bool:
         return bool(self.documents or self.file_types)
 
+    @property
+    def key(self) -> str:
+        """The same for equal filters (they hold lists, so they are not hashable)."""
+        return repr((sorted(self.documents), sorted(self.file_types), self.pages))
+
+
+class FilterCache:
+    """What a reader worked out for recent filters (the documents they allow): a version
+    never changes, so a filter asked again costs nothing the second time."""
+
+    def __init__(self, size: int = 64):
+        self.size = size
+        self._found: dict[str, object] = {}
+
+    def get(self, filters: Filters, compute):
+        key = filters.key
+        if key not in self._found:
+            if len(self._found) >= self.size:
+                self._found.pop(next(iter(self._found)))
+            self._found[key] = compute()
+        return self._found[key]
+
 
 @dataclass(frozen=True)
 class Reusable:

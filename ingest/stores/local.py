@@ -46,6 +46,7 @@ from ingest.sentence_index import ChunkSentences, SentenceIndex
 from ingest.sentences import SENTENCES_VERSION
 from ingest.stores.base import (
     INDEX_NAME_PATTERN,
+    FilterCache,
     Filters,
     IndexChange,
     IndexReader,
@@ -248,10 +249,18 @@ class IndexVersion(IndexReader):
 
     def allowed_rows(self, filters: Filters) -> np.ndarray:
         """The rows the filters allow, in order."""
-        documents = None
-        if filters.restricts_documents():
-            documents = [d for d in self.documents() if filters.matches(d)]
-        return self.rows_where(documents, filters.pages)
+
+        def compute() -> np.ndarray:
+            documents = None
+            if filters.restricts_documents():
+                documents = [d for d in self.documents() if filters.matches(d)]
+            return self.rows_where(documents, filters.pages)
+
+        return self._filtered.get(filters, compute)
+
+    @cached_property
+    def _filtered(self) -> FilterCache:
+        return FilterCache()
 
     def dense(self, query: np.ndarray, depth: int, filters: Filters | None = None) -> Ranking:
         allowed = self.allowed_rows(filters) if filters else None

@@ -7,6 +7,8 @@ Shared tables, created by migrations and numbered in `sourced_schema`:
                       remembered failures
     sourced_uploads   files uploaded to an index, kept until replaced
     sourced_retired   tables of indexes rebuilt from scratch, dropped at a later publish
+    sourced_keys      API keys (hashed) and the indexes each reaches, for every replica
+    sourced_rate      each key's rate-limit bucket, shared by every replica
 
 Each index has tables of its own (`<tables>_chunks`, `_docs`, `_terms`, …; see INDEX_TABLES),
 so its vectors have their own HNSW graph and a query never scans another index's rows. Rows
@@ -20,7 +22,7 @@ import psycopg
 
 from ingest.errors import IndexMismatchError, SourcedError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PGVECTOR_MIN = (0, 8, 0)  # iterative index scans, so filtered HNSW queries return enough rows
 _MIGRATION_LOCK = 0x5C0_12CE  # the advisory lock taken while migrating
 
@@ -47,6 +49,21 @@ CREATE TABLE sourced_uploads (
     PRIMARY KEY (index_name, filename)
 );
 CREATE TABLE sourced_retired (tables text PRIMARY KEY, retired_at timestamptz NOT NULL);
+""",
+    # API keys and their rate limits, shared by every replica (app/keys_db.py).
+    2: """
+CREATE TABLE sourced_keys (
+    name text PRIMARY KEY,
+    digest bytea NOT NULL UNIQUE,       -- SHA-256 of the key; the key itself is never stored
+    indexes text[],                     -- the indexes it reaches; NULL: every index
+    created_at timestamptz NOT NULL DEFAULT now(),
+    revoked_at timestamptz              -- kept, so that revoking the last key opens nothing
+);
+CREATE TABLE sourced_rate (
+    caller text PRIMARY KEY,
+    tokens double precision NOT NULL,   -- a token bucket: requests left, refilled with time
+    at timestamptz NOT NULL
+);
 """,
 }
 
