@@ -232,6 +232,11 @@ class Publication:
             for path in sorted(changed):
                 cp.write_row((path, json.dumps(new[path], ensure_ascii=False), v))
 
+    def analyze(self) -> None:
+        """Fresh statistics for the planner, in this transaction."""
+        for table in INDEX_TABLE_NAMES:
+            self.conn.execute(f"ANALYZE {self.t}_{table}")
+
     def collect_garbage(self, keep: int) -> None:
         """Rows no kept version can see: removed at or before the oldest version kept."""
         t, oldest = self.t, self.v - keep + 1
