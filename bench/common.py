@@ -42,6 +42,12 @@ def scifact_records(limit: int | None = None) -> list[dict[str, str]]:
     return records
 
 
+def scifact_questions(limit: int | None = None) -> list[str]:
+    """SciFact's questions, in their file's order."""
+    with (SCIFACT.parent / "queries.jsonl").open(encoding="utf-8") as handle:
+        return [json.loads(line)["text"] for line in handle][:limit]
+
+
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"

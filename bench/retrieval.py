@@ -25,10 +25,10 @@ import numpy as np
 from common import (
     RESULTS,
     ROOT,
-    SCIFACT,
     machine,
     percentile,
     print_table,
+    scifact_questions,
     scifact_records,
     write_result,
 )
@@ -98,12 +98,6 @@ def synthetic_index(
     return open_index(settings.index_dir, name).load(), time.perf_counter() - started
 
 
-def questions(count: int) -> list[str]:
-    path = SCIFACT.parent / "queries.jsonl"
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle][:count]
-
-
 def latencies(retriever: Retriever, index: IndexVersion, mode: str, queries: list[str]):
     retriever.embedder.__dict__.pop("_recent_queries", None)  # embed every question afresh
     retriever.retrieve(index, "warm up the caches", 5, mode)
@@ -133,7 +127,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    queries = questions(args.queries)
+    queries = scifact_questions(args.queries)
 
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="sourced-bench-") as tmp:

@@ -31,18 +31,21 @@ import time
 from pathlib import Path
 
 import httpx
-from common import ROOT, SCIFACT, machine, percentile, print_table, scifact_records, write_result
+from common import (
+    ROOT,
+    machine,
+    percentile,
+    print_table,
+    scifact_questions,
+    scifact_records,
+    write_result,
+)
 
 SOURCED = Path(sys.executable).parent / "sourced"
 
 
-def questions() -> list[str]:
-    with (SCIFACT.parent / "queries.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle]
-
-
 async def _client_run(url: str, clients: int, seconds: float) -> dict:
-    asked = questions()
+    asked = scifact_questions()
     latencies: list[float] = []
     failures = 0
     deadline = time.monotonic() + seconds
@@ -173,7 +176,7 @@ def main() -> None:
         server = Server(env, Path(tmp) / "default.log")
         try:
             idle_default = rss_mb(server.process.pid)
-            body = {"question": questions()[0], "answer_mode": "generative"}
+            body = {"question": scifact_questions()[0], "answer_mode": "generative"}
             httpx.post(f"{server.url}/ask", json=body, timeout=300).raise_for_status()
             after_answer = rss_mb(server.process.pid)
             default_load = load_phase(server, 8, args.seconds)

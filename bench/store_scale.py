@@ -32,10 +32,10 @@ import numpy as np
 from common import (
     RESULTS,
     ROOT,
-    SCIFACT,
     machine,
     percentile,
     print_table,
+    scifact_questions,
     scifact_records,
     write_result,
 )
@@ -158,11 +158,6 @@ def one_changed_file(tmp: Path, store, name, settings, embedder, document: str) 
     return seconds
 
 
-def questions(count: int) -> list[str]:
-    with (SCIFACT.parent / "queries.jsonl").open(encoding="utf-8") as handle:
-        return [json.loads(line)["text"] for line in handle][:count]
-
-
 @contextlib.contextmanager
 def database(url: str | None, tmp: Path):
     if url:
@@ -187,7 +182,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     kinds = args.stores.split(",")
-    asked = questions(args.queries)
+    asked = scifact_questions(args.queries)
 
     rows, results = [], []
     with tempfile.TemporaryDirectory(prefix="sourced-bench-") as tmp_name:

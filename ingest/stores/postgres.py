@@ -149,7 +149,7 @@ class PostgresStore(Store):
             fresh = (
                 row is None
                 or change.replace
-                or row[1] != _spec_json(change.spec)
+                or row[1] != asdict(change.spec)
                 or row[2] != change.dimension
             )
             version = (row[3] if row else 0) + 1
@@ -184,7 +184,7 @@ class PostgresStore(Store):
                 (
                     name,
                     tables,
-                    Jsonb(_spec_json(change.spec)),
+                    Jsonb(asdict(change.spec)),
                     change.dimension,
                     version,
                     built_at,
@@ -207,7 +207,7 @@ class PostgresStore(Store):
                 "INSERT INTO sourced_uploads VALUES (%s, %s, %s, %s) "
                 "ON CONFLICT (index_name, filename) DO UPDATE "
                 "SET data = EXCLUDED.data, mtime_ns = EXCLUDED.mtime_ns",
-                (check_index_name(name), filename, data, _now_ns()),
+                (check_index_name(name), filename, data, time.time_ns()),
             )
 
     @contextmanager
@@ -487,15 +487,6 @@ LIMIT %(k)s""",
         return found
 
 
-def _spec_json(spec: IndexSpec) -> dict[str, Any]:
-    return {
-        "embedding_model": spec.embedding_model,
-        "chunk_size": spec.chunk_size,
-        "chunk_overlap": spec.chunk_overlap,
-        "chunker": spec.chunker,
-    }
-
-
 def _chunk(row: tuple) -> Chunk:
     _, chunk_id, document, text, start, end, source = row
     return Chunk(chunk_id, document, text, start, end, Source.from_dict(source))
@@ -518,10 +509,6 @@ def _array(vector: Any) -> np.ndarray:
 
 def _version_name(number: int) -> str:
     return f"v{number:06d}"
-
-
-def _now_ns() -> int:
-    return time.time_ns()
 
 
 def _first_line(exc: Exception) -> str:
