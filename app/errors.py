@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ingest.errors import (
+    EmbeddingServerError,
     IndexCorruptError,
     IndexLockedError,
     IndexMismatchError,
@@ -115,6 +116,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IndexCorruptError)
     async def _unusable(_: Request, exc: Exception):
         return error_response(409, "index_unusable", str(exc), "index")
+
+    @app.exception_handler(EmbeddingServerError)
+    async def _embedding_server(_: Request, exc: EmbeddingServerError):
+        return error_response(502, "embedding_error", str(exc))
 
     @app.exception_handler(IndexLockedError)
     async def _busy(_: Request, exc: IndexLockedError):

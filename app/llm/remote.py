@@ -1,13 +1,12 @@
 """Remote backends over HTTP: any OpenAI-compatible server, and Ollama's native API.
 
-Both time out, retry 429 and 5xx answers with backoff (honouring Retry-After), and turn every
-failure into the service's own LLMError / LLMTimeout with a plain message.
+Both time out, retry 429 and 5xx answers with backoff (ingest/retrying_http.py), and turn
+every failure into the service's own LLMError / LLMTimeout with a plain message.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +14,7 @@ import httpx
 
 from app.errors import LLMError, LLMTimeout
 from app.llm.base import LLM, Completion, GenerationParams, Message
-
-_RETRY_STATUSES = {429, 500, 502, 503, 504}
+from ingest.retrying_http import ServerFailure, error_text, post_json
 
 
 class _HTTPBackend(LLM):
@@ -37,34 +35,16 @@ class _HTTPBackend(LLM):
         return self._model
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.base_url}{path}"
-        for attempt in range(self.retries + 1):
-            try:
-                response = self._client.post(url, json=payload)
-            except httpx.TimeoutException as exc:
-                raise LLMTimeout(
-                    f"the {self.name} server did not answer within {self.timeout_s:g} s"
-                ) from exc
-            except httpx.HTTPError as exc:
-                if attempt < self.retries:
-                    time.sleep(_backoff(attempt, None))
-                    continue
-                raise LLMError(
-                    f"cannot reach the {self.name} server at {self.base_url}: {exc}"
-                ) from exc
-            if response.status_code in _RETRY_STATUSES and attempt < self.retries:
-                time.sleep(_backoff(attempt, response.headers.get("retry-after")))
-                continue
-            if response.status_code >= 400:
-                raise LLMError(
-                    f"the {self.name} server answered {response.status_code}: "
-                    f"{_error_text(response)}"
-                )
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise LLMError(f"the {self.name} server sent a reply that is not JSON") from exc
-        raise LLMError(f"the {self.name} server kept failing")  # pragma: no cover
+        try:
+            return post_json(
+                self._client,
+                f"{self.base_url}{path}",
+                payload,
+                server=f"the {self.name} server",
+                retries=self.retries,
+            )
+        except ServerFailure as failure:
+            raise (LLMTimeout if failure.timed_out else LLMError)(failure.message) from failure
 
     def _stream_lines(self, path: str, payload: dict[str, Any]) -> Iterator[str]:
         """POST and yield the reply's lines as they arrive (no retries once streaming)."""
@@ -75,7 +55,7 @@ class _HTTPBackend(LLM):
                     response.read()
                     raise LLMError(
                         f"the {self.name} server answered {response.status_code}: "
-                        f"{_error_text(response)}"
+                        f"{error_text(response)}"
                     )
                 yield from response.iter_lines()
         except httpx.TimeoutException as exc:
@@ -218,23 +198,3 @@ def _ollama_options(params: GenerationParams) -> dict[str, Any]:
 
 def _has_message(data: Any) -> bool:
     return isinstance(data, dict) and isinstance(data.get("message"), dict)
-
-
-def _backoff(attempt: int, retry_after: str | None) -> float:
-    if retry_after:
-        try:
-            return min(float(retry_after), 30.0)
-        except ValueError:
-            pass
-    return min(0.5 * 2**attempt, 8.0)
-
-
-def _error_text(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200]
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message", error))[:200]
-    return str(error or data)[:200]

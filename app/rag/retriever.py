@@ -16,6 +16,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from ingest.embedder import Embedder
+from ingest.errors import IndexMismatchError
 from ingest.sentence_index import ChunkSentences
 from ingest.stores import Filters, IndexReader, Ranking
 from ingest.units import Chunk
@@ -65,6 +66,13 @@ class Retriever:
             return []
         depth = min(max(self.candidates, 2 * k), index.chunk_count)
         query = self.embedder.embed_query(question)
+        if index.dimension and len(query) != index.dimension:
+            raise IndexMismatchError(
+                f"the embedding model gives vectors of {len(query)} dimensions, but index "
+                f"'{index.name}' holds vectors of {index.dimension}: is another model serving "
+                "SOURCED_EMBEDDING_MODEL? Point the service at the model the index was built "
+                "with, or rebuild the index."
+            )
 
         rankings: list[Ranking] = []
         if mode in ("dense", "hybrid"):
