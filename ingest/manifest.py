@@ -27,7 +27,9 @@ class FileRecord:
     skipped: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict, which deep-copies field by field: a manifest holds a record
+        # per file, and a million-chunk index several hundred thousand files.
+        return {**vars(self), "chunk_ids": list(self.chunk_ids), "warnings": list(self.warnings)}
 
 
 @dataclass

@@ -189,7 +189,15 @@ def _sync(
     if settings.sentence_vectors:
         sentences = _sentences(added, reuse, dimension, embedder, progress, report)
     change = IndexChange(
-        spec, dimension, manifest, removed, added, vectors, sentences, replace=previous is None
+        spec,
+        dimension,
+        manifest,
+        removed,
+        added,
+        vectors,
+        sentences,
+        replace=previous is None,
+        changed_records=_changed_records(old, manifest),
     )
     progress.note(
         f"publishing {len(added)} chunks"
@@ -449,6 +457,17 @@ def _sentences(
             progress.finish()
 
     return embed_sentences([c.text for c in chunks], dimension, embed, reused)
+
+
+def _changed_records(old: Manifest, new: Manifest) -> set[str]:
+    """The files whose records differ between two manifests (kept records are the same
+    objects, so most are told apart without comparing their fields)."""
+    changed = set(old.files.keys() - new.files.keys())
+    for path, record in new.files.items():
+        before = old.files.get(path)
+        if before is not record and before != record:
+            changed.add(path)
+    return changed
 
 
 def _dimension(

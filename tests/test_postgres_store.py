@@ -112,3 +112,60 @@ def test_an_older_schema_is_migrated(database_url):
     with psycopg.connect(database_url) as conn:
         assert conn.execute("SELECT version FROM sourced_schema").fetchall() == [(SCHEMA_VERSION,)]
         assert conn.execute("SELECT count(*) FROM sourced_keys").fetchone() == (0,)
+
+
+def test_schema_3_orders_the_postings_of_existing_indexes(database_url, tmp_path):
+    settings = IngestSettings(
+        index_dir=tmp_path / "indexes", store="postgres", database_url=database_url
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.md").write_text("# Alpha\n\nThe alpha document.\n")
+    run_ingest([docs], "older", settings)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        tables = conn.execute("SELECT tables FROM sourced_indexes").fetchone()[0]
+        conn.execute(f"DROP INDEX {tables}_impact")  # as schema 2 made it
+        conn.execute("UPDATE sourced_schema SET version = 2")
+    store = PostgresStore(database_url)
+    try:
+        assert store.open_current("older").lexical("alpha", 5)
+    finally:
+        store.close()
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT version FROM sourced_schema").fetchone() == (SCHEMA_VERSION,)
+        found = conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = %s", (f"{tables}_impact",))
+        assert found.fetchone() == (1,)
+
+
+def test_bm25_reads_each_terms_best_postings(database_url, tmp_path, monkeypatch):
+    """Past TERM_POSTINGS chunks a term contributes its best ones: a question on a common
+    term still gets the chunks where it weighs most, in BM25's order."""
+    import ingest.stores.postgres as postgres
+
+    settings = IngestSettings(
+        index_dir=tmp_path / "indexes", store="postgres", database_url=database_url
+    )
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        # The same length in terms, "alpha" i times in doc i.
+        words = ["alpha"] * i + [f"filler{j}" for j in range(12 - i)]
+        (docs / f"d{i:02}.md").write_text(" ".join(words) + "\n")
+    run_ingest([docs], "common", settings)
+    store = PostgresStore(database_url)
+    try:
+        index = store.open_current("common")
+        exact = [c.document for c in index.chunks([r for r, _ in index.lexical("alpha", 3)])]
+        monkeypatch.setattr(postgres, "TERM_POSTINGS", 3)
+        monkeypatch.setattr(postgres, "TERM_POSTINGS_PER_RESULT", 1)
+        best = [c.document for c in index.chunks([r for r, _ in index.lexical("alpha", 3)])]
+        assert best == exact == ["d11.md", "d10.md", "d09.md"]
+    finally:
+        store.close()
+
+
+def test_document_filters_travel_as_ranges_of_ids():
+    from ingest.stores.postgres import _multirange
+
+    assert _multirange([1, 2, 3, 7, 9, 10]) == "{[1,4),[7,8),[9,11)}"
+    assert _multirange([5]) == "{[5,6)}"

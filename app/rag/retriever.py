@@ -10,6 +10,7 @@ in two files, or overlapping copies) are dropped so they do not crowd the top-k.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -24,6 +25,10 @@ from ingest.units import Chunk
 RetrievalMode = Literal["hybrid", "dense", "bm25"]
 RETRIEVAL_MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 RRF_K = 60  # the constant of reciprocal-rank fusion, as in the original paper
+# BM25 runs beside the rest of a query: it starts while the question is embedded and goes on
+# while the store searches the vectors (the Postgres store answers each on a connection of
+# its own, so the database works on both at once).
+_LEXICAL = ThreadPoolExecutor(max_workers=32, thread_name_prefix="bm25")
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ class Retriever:
         if index.chunk_count == 0 or k < 1:
             return []
         depth = min(max(self.candidates, 2 * k), index.chunk_count)
+        lexical = None
+        if mode in ("bm25", "hybrid"):
+            lexical = _LEXICAL.submit(index.lexical, question, depth, filters or None)
         query = self.embedder.embed_query(question)
         if index.dimension and len(query) != index.dimension:
             raise IndexMismatchError(
@@ -77,8 +85,8 @@ class Retriever:
         rankings: list[Ranking] = []
         if mode in ("dense", "hybrid"):
             rankings.append(index.dense(query, depth, filters or None))
-        if mode in ("bm25", "hybrid"):
-            rankings.append(index.lexical(question, depth, filters or None))
+        if lexical is not None:
+            rankings.append(lexical.result())
         ranked = _fuse(rankings) if mode == "hybrid" else rankings[0]
         if not ranked:
             return []

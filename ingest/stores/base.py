@@ -134,6 +134,9 @@ class IndexChange:
     vectors: np.ndarray | None = None  # row i for added[i]
     sentences: list[ChunkSentences] | None = None  # per added chunk; None: none stored
     replace: bool = False
+    # The files whose manifest records differ from the current version's (added, changed or
+    # gone), so a store can rewrite only those; None: not known, the store compares.
+    changed_records: set[str] | None = None
 
     def __post_init__(self) -> None:
         if self.vectors is None:

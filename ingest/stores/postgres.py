@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import psycopg
 from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
@@ -50,7 +51,7 @@ from ingest.stores.base import (
     Store,
     check_index_name,
 )
-from ingest.stores.postgres_schema import DatabaseError, migrate
+from ingest.stores.postgres_schema import IMPACT, DatabaseError, migrate
 from ingest.stores.postgres_writer import (
     EMPTY_STATS,
     Publication,
@@ -67,6 +68,16 @@ ANALYZE_SHARE = 0.1
 # Up to this many rows (a small index, or a narrow filter) are searched exactly: PostgreSQL
 # compares about 250 vectors a millisecond here, the graph answers in a few milliseconds.
 EXACT_ROWS = 2_000
+# A question's BM25 reads at most this many postings of each of its terms (or this many per
+# result asked for), the best first by their weight in the term (postgres_schema.IMPACT): a
+# term in more chunks than that is common, of low weight, and its best chunks are the ones
+# that can rank. So a question costs about the same in a million chunks as in ten thousand.
+TERM_POSTINGS = 500
+TERM_POSTINGS_PER_RESULT = 5
+# The chunks with the best own scores, this many per result asked for, get their documents'
+# scores added (one lookup per document and term); further down, a document's score could
+# lift a chunk into the results only if it were several times the chunk's own.
+DOCUMENT_SCORED_PER_RESULT = 2
 _VISIBLE = "{a}.added_in <= %(v)s AND ({a}.removed_in IS NULL OR {a}.removed_in > %(v)s)"
 _CHUNK_COLUMNS = "c.row, c.id, d.path, c.text, c.char_start, c.char_end, c.source"
 
@@ -168,7 +179,9 @@ class PostgresStore(Store):
             stats = publication.add(change.added, change.vectors, change.sentences, stats)
             if fresh:
                 build_graph(conn, tables)
-            publication.write_manifest(change.manifest, previous_rows_exist=not fresh)
+            publication.write_manifest(
+                change.manifest, None if fresh else change.changed_records, first=fresh
+            )
             publication.collect_garbage(keep)
             if len(change.added) >= ANALYZE_SHARE * max(stats["chunks"], 1):
                 publication.analyze()
@@ -283,16 +296,19 @@ class PostgresIndex(IndexReader):
         return sql.replace("{t}", self.tables)
 
     def manifest(self) -> Manifest:
-        rows = self._query("SELECT record FROM {t}_files f WHERE " + _VISIBLE.format(a="f"))
-        files = {}
-        for (record,) in rows:
-            files[record["path"]] = FileRecord(**record)
+        # One JSON array, parsed at once by orjson: a parse per row, for the several hundred
+        # thousand files of a million chunks, took seconds.
+        (records,) = self._query(
+            "SELECT coalesce(json_agg(record ORDER BY path), '[]')::text FROM {t}_files f "
+            "WHERE " + _VISIBLE.format(a="f")
+        )[0]
+        files = {r["path"]: FileRecord(**r) for r in orjson.loads(records)}
         with self.pool.connection() as conn:
             found = conn.execute(
                 "SELECT failures FROM sourced_indexes WHERE name = %s", (self.name,)
             ).fetchone()
         failures = {f["path"]: Failure(**f) for f in (found[0] if found else [])}
-        return Manifest(files=dict(sorted(files.items())), failures=failures)
+        return Manifest(files=files, failures=failures)
 
     def chunks(self, rows: list[int] | None = None) -> list[Chunk]:
         base = f"SELECT {_CHUNK_COLUMNS} FROM {{t}}_chunks c JOIN {{t}}_docs d ON d.doc = c.doc"
@@ -322,45 +338,71 @@ class PostgresIndex(IndexReader):
         return self.chunks(rows), rows.index(row)
 
     @cached_property
-    def _documents(self) -> dict[str, int]:
-        return dict(self._query("SELECT d.path, d.doc FROM {t}_docs d WHERE {vis_d}"))
+    def _documents(self) -> dict[str, tuple[int, int]]:
+        """Each document's id and number of chunks, by path."""
+        found = self._query("SELECT d.path, d.doc, d.chunks FROM {t}_docs d WHERE {vis_d}")
+        return {path: (doc, chunks) for path, doc, chunks in found}
 
     def documents(self) -> list[str]:
         return list(self._documents)
 
+    def _allowed_documents(self, filters: Filters) -> tuple[list[int], str, int]:
+        """The ids of the documents the filters allow, the same as a multirange, and how
+        many chunks they hold."""
+
+        def allowed() -> tuple[list[int], str, int]:
+            chosen = sorted(v for path, v in self._documents.items() if filters.matches(path))
+            docs = [doc for doc, _ in chosen]
+            return docs, _multirange(docs), sum(chunks for _, chunks in chosen)
+
+        return self._filtered.get(filters, allowed)
+
     def _filter_sql(
-        self, filters: Filters | None, alias: str = "c"
+        self, filters: Filters | None, alias: str = "c", few: bool = False
     ) -> tuple[str, dict[str, Any]] | None:
-        """The filters as SQL over the rows of `alias`; None when they allow nothing."""
+        """The filters as SQL over the rows of `alias`; None when they allow nothing. The
+        documents are a multirange of their ids, tested on each row the query reads, so the
+        filter stays a condition on the graph's or the postings' scan; with `few` rows
+        allowed, a semi-join instead, which finds those documents' rows by their index."""
         if not filters:
             return "", {}
         sql, params = "", {}
         if filters.restricts_documents():
-            docs = self._filtered.get(
-                filters, lambda: [d for path, d in self._documents.items() if filters.matches(path)]
-            )
+            docs, ranges, _ = self._allowed_documents(filters)
             if not docs:
                 return None
-            # A semi-join, so the set is hashed once, not searched for every row.
-            sql = f" AND {alias}.doc IN (SELECT unnest(%(docs)s::bigint[]))"
-            params["docs"] = docs
+            if few:
+                sql = f" AND {alias}.doc IN (SELECT unnest(%(docs)s::bigint[]))"
+                params["docs"] = docs
+            else:
+                # Documents are numbered as they are written, so a folder's are mostly
+                # consecutive: a few ranges, however many documents.
+                sql = f" AND %(doc_ranges)s::int8multirange @> {alias}.doc"
+                params["doc_ranges"] = ranges
         if filters.pages is not None:
             sql += f" AND {alias}.page BETWEEN %(first)s AND %(last)s"
             params["first"], params["last"] = filters.pages
         return sql, params
 
+    def _allowed_rows(self, filters: Filters | None, sql: str, params: dict[str, Any]) -> int:
+        """How many chunks the filters allow: known from the documents' chunk counts, and
+        counted (over those documents' rows only) when pages are filtered too."""
+        if not filters:
+            return self.chunk_count
+        rows = self._allowed_documents(filters)[2] if filters.restricts_documents() else None
+        if filters.pages is None and rows is not None:
+            return rows
+        if rows is not None and rows <= EXACT_ROWS:
+            return rows  # at most that many: searched exactly whatever the pages
+        return self._query("SELECT count(*) FROM {t}_chunks c WHERE {vis_c}" + sql, params)[0][0]
+
     def dense(self, query: np.ndarray, depth: int, filters: Filters | None = None) -> Ranking:
         where = self._filter_sql(filters)
         if where is None or self.chunk_count == 0:
             return []
-        sql, params = where
-        params |= {"q": np.asarray(query, dtype=np.float32), "k": depth}
-        allowed = self.chunk_count
-        if filters:
-            allowed = self._query("SELECT count(*) FROM {t}_chunks c WHERE {vis_c}" + sql, params)[
-                0
-            ][0]
-        if allowed <= EXACT_ROWS:
+        if self._allowed_rows(filters, *where) <= EXACT_ROWS:
+            sql, params = self._filter_sql(filters, few=True)
+            params |= {"q": np.asarray(query, dtype=np.float32), "k": depth}
             # Exact: the `+ 0` keeps the planner off the graph, whose filtered scan would
             # be slower and less complete for so few rows.
             found = self._query(
@@ -370,6 +412,8 @@ class PostgresIndex(IndexReader):
                 params,
             )
             return [(int(r), float(s)) for r, s in found]
+        sql, params = where
+        params |= {"q": np.asarray(query, dtype=np.float32), "k": depth}
         with self.pool.connection() as conn, conn.transaction():
             # Iterative scans keep walking the graph until enough rows pass the filters.
             conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(depth))}")
@@ -385,6 +429,9 @@ class PostgresIndex(IndexReader):
         return [(int(r), float(s)) for r, s in found]
 
     def lexical(self, question: str, depth: int, filters: Filters | None = None) -> Ranking:
+        """BM25 over each term's best postings (see TERM_POSTINGS): exact while every term
+        of the question is in at most that many chunks the filters allow, and the results
+        are among the DOCUMENT_SCORED_PER_RESULT × depth best by their own scores."""
         where = self._filter_sql(filters, "p")
         wanted = Counter(terms(question))
         if where is None or not wanted or self.chunk_count == 0:
@@ -402,6 +449,8 @@ class PostgresIndex(IndexReader):
             "b": BM25_B,
             "w": DOCUMENT_WEIGHT,
             "k": depth,
+            "per_term": max(TERM_POSTINGS, TERM_POSTINGS_PER_RESULT * depth),
+            "scored": DOCUMENT_SCORED_PER_RESULT * depth,
         }
         found = self._query(
             """
@@ -415,22 +464,29 @@ WITH q AS (
     SELECT p.row, p.doc,
            sum(q.weight * q.idf * p.tf / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg)s)))
                AS score
-    FROM q JOIN {t}_terms p ON p.term = q.term
-    WHERE {vis_p}"""
+    FROM q CROSS JOIN LATERAL (
+        SELECT p.row, p.doc, p.tf, p.length FROM {t}_terms p
+        WHERE p.term = q.term AND {vis_p}"""
             + sql
             + """
+        ORDER BY """
+            + IMPACT  # the order of the postings index, so it is read in that order
+            + """ DESC
+        LIMIT %(per_term)s
+    ) p
     GROUP BY p.row, p.doc
-), doc_scores AS (
-    SELECT p.doc,
-           sum(q.weight * q.idf_d * p.tf
-               / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg_d)s))) AS score
-    FROM q JOIN {t}_doc_terms p ON p.term = q.term
-    WHERE p.doc IN (SELECT DISTINCT doc FROM hits)
-    GROUP BY p.doc
+), best AS (
+    SELECT * FROM hits WHERE score > 0 ORDER BY score DESC, row LIMIT %(scored)s
 )
-SELECT h.row, h.score + %(w)s * coalesce(s.score, 0) AS total
-FROM hits h LEFT JOIN doc_scores s ON s.doc = h.doc
-WHERE h.score > 0
+SELECT h.row,
+       h.score + %(w)s * coalesce((
+           SELECT sum(q.weight * q.idf_d * p.tf
+                      / (p.tf + %(k1)s * (1 - %(b)s + %(b)s * p.length / %(avg_d)s)))
+           FROM {t}_doc_terms p JOIN q ON q.term = p.term
+           -- Both keys given: one lookup per term, not a read of all the document's terms.
+           WHERE p.term = ANY(%(terms)s::text[]) AND p.doc = h.doc
+       ), 0) AS total
+FROM best h
 ORDER BY total DESC, h.row
 LIMIT %(k)s""",
             params,
@@ -505,6 +561,16 @@ def _array(vector: Any) -> np.ndarray:
     if hasattr(vector, "to_numpy"):
         vector = vector.to_numpy()
     return np.asarray(vector, dtype=np.float32)
+
+
+def _multirange(ids: list[int]) -> str:
+    """Sorted ids as an int8multirange literal: runs of consecutive ids become one range."""
+    ranges, begin = [], 0
+    for i in range(1, len(ids) + 1):
+        if i == len(ids) or ids[i] != ids[i - 1] + 1:
+            ranges.append(f"[{ids[begin]},{ids[i - 1] + 1})")
+            begin = i
+    return "{" + ",".join(ranges) + "}"
 
 
 def _version_name(number: int) -> str:

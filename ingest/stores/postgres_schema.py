@@ -18,16 +18,43 @@ exactly the rows with added_in <= v < removed_in, whatever is published meanwhil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import psycopg
 
 from ingest.errors import IndexMismatchError, SourcedError
+from ingest.lexical import BM25_B, BM25_K1
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 PGVECTOR_MIN = (0, 8, 0)  # iterative index scans, so filtered HNSW queries return enough rows
+POSTGRES_MIN = 14  # multiranges, in which document filters travel
 _MIGRATION_LOCK = 0x5C0_12CE  # the advisory lock taken while migrating
 
-# Each migration takes the database from the version before it to its own number.
-MIGRATIONS: dict[int, str] = {
+# A posting's BM25 weight within its term (Lucene's tf part, for a chunk of IMPACT_LENGTH
+# terms on average), by which each term's postings are ordered: a question reads the best ones
+# of each term first (postgres.py). The length is fixed, so the order needs no index-wide
+# statistic; chunks are of bounded length, so it is close to the order of the true weights.
+IMPACT_LENGTH = 100
+IMPACT = f"(tf::real / (tf + {BM25_K1} * (1 - {BM25_B} + {BM25_B} * length / {IMPACT_LENGTH}.0)))"
+
+# Each term's postings in that order, carrying what scoring and the filters need.
+POSTINGS_INDEX = (
+    "CREATE INDEX IF NOT EXISTS {t}_impact ON {t}_terms (term, " + IMPACT + " DESC) "
+    "INCLUDE (row, tf, length, doc, page, added_in, removed_in)"
+)
+
+
+def _order_postings(conn: psycopg.Connection) -> None:
+    """Schema 3: every existing index's postings get the impact order, which replaces their
+    primary key (term, row) as the way postings are read."""
+    for (tables,) in conn.execute("SELECT tables FROM sourced_indexes").fetchall():
+        conn.execute(POSTINGS_INDEX.format(t=tables))
+        conn.execute(f"ALTER TABLE {tables}_terms DROP CONSTRAINT IF EXISTS {tables}_terms_pkey")
+
+
+# Each migration takes the database from the version before it to its own number: SQL, or a
+# function for one that works on every index's tables.
+MIGRATIONS: dict[int, str | Callable[[psycopg.Connection], None]] = {
     1: """
 CREATE TABLE sourced_indexes (
     name text PRIMARY KEY,
@@ -65,10 +92,12 @@ CREATE TABLE sourced_rate (
     at timestamptz NOT NULL
 );
 """,
+    3: _order_postings,
 }
 
 # One index's tables; {t} is its prefix, {d} its vectors' dimension.
-INDEX_TABLES = """
+INDEX_TABLES = (
+    """
 CREATE SEQUENCE {t}_ids;
 CREATE TABLE {t}_docs (
     doc bigint PRIMARY KEY,
@@ -110,9 +139,11 @@ CREATE TABLE {t}_terms (
     doc bigint NOT NULL,
     page integer,
     added_in integer NOT NULL,
-    removed_in integer,
-    PRIMARY KEY (term, row) INCLUDE (tf, length, doc, page, added_in, removed_in)
+    removed_in integer
 );
+"""
+    + POSTINGS_INDEX
+    + """;
 CREATE INDEX ON {t}_terms (row);
 CREATE INDEX ON {t}_terms (removed_in) WHERE removed_in IS NOT NULL;
 CREATE TABLE {t}_doc_terms (term text NOT NULL, doc bigint NOT NULL, tf integer NOT NULL,
@@ -128,6 +159,7 @@ CREATE TABLE {t}_files (
 );
 CREATE INDEX ON {t}_files (path);
 """
+)
 
 # Built once the first rows are in (postgres_writer.build_graph); later rows join it as added.
 INDEX_GRAPH = (
@@ -147,7 +179,7 @@ def migrate(conn: psycopg.Connection) -> None:
     process; concurrent processes wait for each other on an advisory lock."""
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        _ensure_pgvector(conn)
+        _check_server(conn)
         conn.execute("CREATE TABLE IF NOT EXISTS sourced_schema (version integer NOT NULL)")
         rows = conn.execute("SELECT version FROM sourced_schema").fetchall()
         if len(rows) > 1:
@@ -167,14 +199,24 @@ def migrate(conn: psycopg.Connection) -> None:
                 "this Sourced. Use an empty database."
             )
         for number in range(current + 1, SCHEMA_VERSION + 1):
-            conn.execute(MIGRATIONS[number])
+            step = MIGRATIONS[number]
+            if callable(step):
+                step(conn)
+            else:
+                conn.execute(step)
         if not rows:
             conn.execute("INSERT INTO sourced_schema VALUES (%s)", (SCHEMA_VERSION,))
         elif current < SCHEMA_VERSION:
             conn.execute("UPDATE sourced_schema SET version = %s", (SCHEMA_VERSION,))
 
 
-def _ensure_pgvector(conn: psycopg.Connection) -> None:
+def _check_server(conn: psycopg.Connection) -> None:
+    """PostgreSQL and pgvector new enough, pgvector enabled (by this user if need be)."""
+    if conn.info.server_version < POSTGRES_MIN * 10_000:
+        raise DatabaseError(
+            f"PostgreSQL {conn.info.server_version // 10_000} is too old: Sourced needs "
+            f"PostgreSQL {POSTGRES_MIN} or later"
+        )
     available = conn.execute(
         "SELECT default_version, installed_version FROM pg_available_extensions "
         "WHERE name = 'vector'"

@@ -209,28 +209,32 @@ class Publication:
             f"docs = {t}_df.docs + EXCLUDED.docs"
         )
 
-    def write_manifest(self, manifest: Manifest, previous_rows_exist: bool) -> None:
-        """Only the file records that changed are written again."""
+    def write_manifest(
+        self, manifest: Manifest, changed: set[str] | None, first: bool = False
+    ) -> None:
+        """Only the file records that changed are written again: those in `changed`, or, when
+        the caller does not know, those that differ from the stored ones."""
         t, v = self.t, self.v
-        new = {path: record.to_dict() for path, record in manifest.files.items()}
-        changed = set(new)
-        if previous_rows_exist:
+        records = manifest.files
+        if first:
+            changed = set(records)
+        elif changed is None:
             old = dict(
                 self.conn.execute(
                     f"SELECT path, record FROM {t}_files WHERE removed_in IS NULL"
                 ).fetchall()
             )
-            same = {path for path, record in old.items() if new.get(path) == record}
-            changed = set(new) - same
-            gone = (set(old) - same) | (changed & set(old))
+            new = {path: record.to_dict() for path, record in records.items()}
+            changed = {p for p in new.keys() | old.keys() if new.get(p) != old.get(p)}
+        if not first:
             self.conn.execute(
                 f"UPDATE {t}_files SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL",
-                (v, list(gone)),
+                (v, list(changed)),
             )
         copy = f"COPY {t}_files (path, record, added_in) FROM STDIN"
         with self.conn.cursor() as cur, cur.copy(copy) as cp:
-            for path in sorted(changed):
-                cp.write_row((path, json.dumps(new[path], ensure_ascii=False), v))
+            for path in sorted(changed & records.keys()):
+                cp.write_row((path, json.dumps(records[path].to_dict(), ensure_ascii=False), v))
 
     def analyze(self) -> None:
         """Fresh statistics for the planner, in this transaction."""
