@@ -33,6 +33,15 @@ def sample_index(root: Path, name: str = "default", extra: dict[str, str] | None
     return index_dir
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Stop a server process: politely, then for good."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -67,8 +76,4 @@ def running_server(env: dict[str, str], timeout_s: float = 300):
                 time.sleep(0.25)
             yield url, log
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)

@@ -24,7 +24,7 @@ from ingest.stores import open_store
 from ingest.sync import run_ingest
 
 from .conftest import ROOT, SAMPLE
-from .server import free_port, running_server
+from .server import free_port, running_server, stop
 
 INFINITY = ROOT / ".venv-embedding-server" / "bin" / "infinity_emb"
 
@@ -59,11 +59,7 @@ def infinity_server(log: Path) -> Iterator[str]:
                 time.sleep(0.5)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
 
 
 @pytest.fixture(scope="module")
