@@ -418,6 +418,9 @@ class PostgresIndex(IndexReader):
             # Iterative scans keep walking the graph until enough rows pass the filters.
             conn.execute(f"SET LOCAL hnsw.ef_search = {max(HNSW_EF_SEARCH, int(depth))}")
             conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            # The graph, not a scan of the table: with a filter the planner was seen to sort
+            # a tenth of 100,000 rows instead (100 ms; the graph answers in a few).
+            conn.execute("SET LOCAL enable_seqscan = off")
             found = conn.execute(
                 self._sql(
                     "WITH nearest AS MATERIALIZED (SELECT c.row, c.embedding <#> %(q)s AS distance "
