@@ -45,7 +45,7 @@ from common import (
 
 from app.rag.retriever import RETRIEVAL_MODES, Retriever
 from ingest.embedder import Embedder
-from ingest.manifest import FileRecord, Manifest
+from ingest.manifest import FileRecord, ManifestChange
 from ingest.settings import IngestSettings
 from ingest.stores import Filters, IndexChange, IndexReader, Store, open_store
 from ingest.sync import index_spec, run_ingest
@@ -91,19 +91,19 @@ def synthetic(chunks: list[Chunk], vectors: np.ndarray, size: int, begin: int, e
 def load(store: Store, name: str, settings, chunks, vectors, size: int) -> float:
     """Publish a synthetic index of `size` chunks; the seconds it took."""
     started = time.perf_counter()
-    files: dict[str, FileRecord] = {}
     # Batches end where a copy of the base ends, so no document is split between two.
     step = size if store.kind == "local" else len(chunks) * max(1, BATCH_CHUNKS // len(chunks))
     with store.write_lock(name):
         for begin in range(0, size, step):
             part, part_vectors = synthetic(chunks, vectors, size, begin, min(size, begin + step))
+            files: dict[str, FileRecord] = {}
             for c in part:
                 record = files.setdefault(c.document, FileRecord(c.document, 1, 1, "-", "text-1"))
                 record.chunk_ids.append(c.id)
             change = IndexChange(
                 index_spec(settings),
                 vectors.shape[1],
-                Manifest(files=dict(files)),
+                ManifestChange(records=files),
                 added=part,
                 vectors=part_vectors,
                 replace=begin == 0,

@@ -74,6 +74,29 @@ class Manifest:
         return {name: r for name, r in self.files.items() if r.skipped is None}
 
 
+@dataclass
+class ManifestChange:
+    """How a version's manifest differs from the previous version's: the records it writes
+    (files new or changed), the records it forgets (files gone), and every failure it
+    remembers. A publish carries this rather than the whole manifest, so that one changed
+    file costs one record, however many files the index holds."""
+
+    records: dict[str, FileRecord] = field(default_factory=dict)
+    forgotten: set[str] = field(default_factory=set)
+    failures: dict[str, Failure] = field(default_factory=dict)
+
+    def apply(self, manifest: Manifest) -> Manifest:
+        """The manifest that results from `manifest`, the previous version's."""
+        files = {p: r for p, r in manifest.files.items() if p not in self.forgotten}
+        files.update(self.records)
+        return Manifest(files=dict(sorted(files.items())), failures=dict(self.failures))
+
+    @classmethod
+    def whole(cls, manifest: Manifest) -> ManifestChange:
+        """Every record of `manifest`: the change that starts an index (or starts it over)."""
+        return cls(dict(manifest.files), set(), dict(manifest.failures))
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:

@@ -27,7 +27,7 @@ from ingest.chunker import CHUNKER_VERSION, Chunker
 from ingest.embedder import Embedder
 from ingest.errors import IndexMismatchError
 from ingest.loaders import ParseLimits, parser_version
-from ingest.manifest import Failure, FileRecord, Manifest, file_sha256
+from ingest.manifest import Failure, FileRecord, Manifest, ManifestChange, file_sha256
 from ingest.progress import Progress
 from ingest.report import FileIssue, IngestReport
 from ingest.scan import FoundFile, scan
@@ -133,16 +133,19 @@ def _sync(
     previous = None if rebuild else store.open_current(index)
     if previous is not None:
         previous.check_spec(spec)
-    old = previous.manifest() if previous else Manifest()
+    # The records of the files found, and of the files gone when they are to be removed:
+    # what this run reads of the manifest, however many other files the index holds.
+    scanned = {file.name for file in files}
+    gone = previous.manifest_paths() - scanned if previous and prune else set()
+    old = previous.manifest(scanned | gone) if previous else Manifest()
     kept, jobs, failures = _plan(files, old, settings, report, progress, retry_failed)
     if not prune:
-        for name in report.removed:
-            kept[name] = old.files[name]
-        report.removed = []
-        scanned = {file.name for file in files}
         failures.update({n: f for n, f in old.failures.items() if n not in scanned})
     if dry_run:
-        report.documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
+        documents = len(jobs) + sum(1 for r in kept.values() if r.skipped is None)
+        if previous and not prune:
+            documents += len(set(previous.documents()) - scanned)
+        report.documents = documents
         report.chunks = previous.chunk_count if previous else 0
         return
 
@@ -162,16 +165,20 @@ def _sync(
             kept[job.file.name] = job.previous
     _find_renames(report, old, parsed)
 
-    changed = report.added or report.updated or report.removed or rebuild or not previous
+    records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
+    manifest = _manifest_change(old, records, failures)
+    changed = report.added or report.updated or manifest.forgotten or rebuild or not previous
     newly_skipped = any(record.skipped for record, _ in parsed.values())
     if not (changed or newly_skipped or upgrade or _failures_differ(failures, old.failures)):
         store.tidy(index, settings.keep_versions)
         report.documents, report.chunks = previous.document_count, previous.chunk_count
         return
 
-    records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
-    manifest = Manifest(files=dict(sorted(records.items())), failures=failures)
-    removed = set(report.removed) | {n for n in parsed if n in old.indexed()}
+    # Documents go with their records (files gone, or now empty or too large) and when they
+    # are read again.
+    indexed_before = old.indexed()
+    removed = {n for n in manifest.forgotten if n in indexed_before}
+    removed |= {n for n in parsed if n in indexed_before}
     added = [chunk for name in sorted(parsed) for chunk in parsed[name][1]]
     report.chunks_new = len(added)
     report.chunks_reused = sum(1 for c in added if c.text in reuse)
@@ -179,7 +186,7 @@ def _sync(
         carried = [c for c in previous.chunks() if c.document not in removed]
         reuse.update(previous.reusable([c.text for c in carried]))
         added += carried
-        removed |= set(old.indexed())
+        removed |= set(previous.documents())
     dimension = _dimension(previous, embedded, embedder)
     vectors = np.empty((len(added), dimension), dtype=np.float32)
     for i, chunk in enumerate(added):
@@ -197,7 +204,6 @@ def _sync(
         vectors,
         sentences,
         replace=previous is None,
-        changed_records=_changed_records(old, manifest),
     )
     progress.note(
         f"publishing {len(added)} chunks"
@@ -459,15 +465,18 @@ def _sentences(
     return embed_sentences([c.text for c in chunks], dimension, embed, reused)
 
 
-def _changed_records(old: Manifest, new: Manifest) -> set[str]:
-    """The files whose records differ between two manifests (kept records are the same
-    objects, so most are told apart without comparing their fields)."""
-    changed = set(old.files.keys() - new.files.keys())
-    for path, record in new.files.items():
+def _manifest_change(
+    old: Manifest, records: dict[str, FileRecord], failures: dict[str, Failure]
+) -> ManifestChange:
+    """From `old` (the previous records of the files this run looked at) to `records` (theirs
+    now): the records that differ, and those that go. Kept records are the same objects, so
+    most are told apart without comparing their fields."""
+    written = {}
+    for path, record in sorted(records.items()):
         before = old.files.get(path)
         if before is not record and before != record:
-            changed.add(path)
-    return changed
+            written[path] = record
+    return ManifestChange(written, set(old.files.keys() - records.keys()), failures)
 
 
 def _dimension(

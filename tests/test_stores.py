@@ -91,6 +91,51 @@ def test_chunks_and_manifest_match_what_was_ingested(folder, store_settings, sto
     assert index.chunk_in_context("no-such-chunk") is None
 
 
+def test_a_sync_reads_only_the_records_of_the_files_it_looks_at(
+    folder, tmp_path, store_settings, store, embedder, monkeypatch
+):
+    run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    before = store.open_index("docs").manifest()
+    asked: list[set[str] | None] = []
+    reader = type(store.open_index("docs"))
+    read = reader.manifest
+    monkeypatch.setattr(
+        reader, "manifest", lambda self, paths=None: asked.append(paths) or read(self, paths)
+    )
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    (extra / "glossary.txt").write_text("# FAQ\n\nThe office opens at nine.\n")
+    report = run_ingest(
+        [extra], "docs", store_settings, prune=False, embedder=embedder, store=store
+    )
+    # (The local store then reads its whole manifest to write the next version's.)
+    assert report.updated == ["glossary.txt"] and asked[0] == {"glossary.txt"}
+    assert store.kind == "local" or asked == [{"glossary.txt"}]
+
+    # The records of the files not looked at are kept as they were, the new one written.
+    after = store.open_index("docs").manifest()
+    assert after.files.keys() == before.files.keys()
+    assert {p: r for p, r in after.files.items() if p != "glossary.txt"} == {
+        p: r for p, r in before.files.items() if p != "glossary.txt"
+    }
+    assert after.files["glossary.txt"].sha256 != before.files["glossary.txt"].sha256
+    assert store.open_index("docs").manifest({"glossary.txt", "nowhere.md"}).files.keys() == {
+        "glossary.txt"
+    }
+    assert store.open_index("docs").manifest_paths() == set(after.files)
+
+
+def test_a_file_emptied_loses_its_chunks_and_record(folder, store_settings, store, embedder):
+    run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    (folder / "glossary.txt").write_text("")
+    report = run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    assert [issue.document for issue in report.skipped] == ["glossary.txt"]
+    index = store.open_index("docs")
+    assert "glossary.txt" not in index.documents() and "glossary.txt" not in index.manifest().files
+    assert index.document_count == 5
+    assert all(c.document != "glossary.txt" for c in index.chunks())
+
+
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])
 def test_every_mode_ranks_and_filters(folder, store_settings, store, embedder, mode):
     run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
@@ -154,14 +199,14 @@ def test_one_writer_per_index(folder, store_settings, store, embedder):
 
 
 def test_uploads_are_kept_with_the_index(tmp_path, store_settings, store, embedder):
-    store.save_upload("team", "faq.md", b"# FAQ\n\nThe office opens at nine.\n")
+    store.save_upload("team", "glossary.txt", b"# FAQ\n\nThe office opens at nine.\n")
     report = run_ingest([], "team", store_settings, embedder=embedder, store=store, prune=False)
-    assert report.added == ["uploads/faq.md"]
+    assert report.added == ["uploads/glossary.txt"]
     again = run_ingest([], "team", store_settings, embedder=embedder, store=store, prune=False)
-    assert again.unchanged == ["uploads/faq.md"] and again.version is None
-    store.save_upload("team", "faq.md", b"# FAQ\n\nThe office opens at ten.\n")
+    assert again.unchanged == ["uploads/glossary.txt"] and again.version is None
+    store.save_upload("team", "glossary.txt", b"# FAQ\n\nThe office opens at ten.\n")
     changed = run_ingest([], "team", store_settings, embedder=embedder, store=store, prune=False)
-    assert changed.updated == ["uploads/faq.md"]
+    assert changed.updated == ["uploads/glossary.txt"]
     assert "ten" in store.open_index("team").chunks()[0].text
 
 

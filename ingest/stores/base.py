@@ -17,6 +17,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -24,7 +25,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from ingest.errors import IndexMismatchError, IndexNotFoundError, UsageError
-from ingest.manifest import Manifest
+from ingest.manifest import Manifest, ManifestChange
 from ingest.sentence_index import ChunkSentences
 from ingest.units import Chunk
 from ingest.vectors import VectorIndexInfo
@@ -123,20 +124,18 @@ class Reusable:
 
 @dataclass
 class IndexChange:
-    """One publish: the documents whose chunks go, the chunks that come, and the manifest of
-    the version that results. `replace` starts from nothing (a rebuild)."""
+    """One publish: the documents whose chunks go, the chunks that come, and how the manifest
+    changes. `replace` starts from nothing (a rebuild): then the manifest change holds every
+    record of the new version."""
 
     spec: IndexSpec
     dimension: int
-    manifest: Manifest
+    manifest: ManifestChange
     removed: set[str] = field(default_factory=set)  # documents removed or re-read
     added: list[Chunk] = field(default_factory=list)  # in document order, each document whole
     vectors: np.ndarray | None = None  # row i for added[i]
     sentences: list[ChunkSentences] | None = None  # per added chunk; None: none stored
     replace: bool = False
-    # The files whose manifest records differ from the current version's (added, changed or
-    # gone), so a store can rewrite only those; None: not known, the store compares.
-    changed_records: set[str] | None = None
 
     def __post_init__(self) -> None:
         if self.vectors is None:
@@ -188,7 +187,13 @@ class IndexReader(ABC):
         """Whether every chunk's sentences are stored with their vectors."""
 
     @abstractmethod
-    def manifest(self) -> Manifest: ...
+    def manifest(self, paths: Collection[str] | None = None) -> Manifest:
+        """The records of the files in `paths` (those this version has; all when None), and
+        every remembered failure."""
+
+    @abstractmethod
+    def manifest_paths(self) -> set[str]:
+        """The path of every file this version has a record of."""
 
     @abstractmethod
     def chunks(self, rows: list[int] | None = None) -> list[Chunk]:

@@ -26,7 +26,7 @@ import re
 import shutil
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -179,8 +179,19 @@ class IndexVersion(IndexReader):
         self.sentence_index  # noqa: B018
         return self
 
-    def manifest(self) -> Manifest:
+    @cached_property
+    def _manifest(self) -> Manifest:
         return Manifest.from_dict(_read_json(self.path / "manifest.json"))
+
+    def manifest(self, paths: Collection[str] | None = None) -> Manifest:
+        whole = self._manifest
+        files = whole.files
+        if paths is not None:
+            files = {path: files[path] for path in paths if path in files}
+        return Manifest(files=dict(files), failures=dict(whole.failures))
+
+    def manifest_paths(self) -> set[str]:
+        return set(self._manifest.files)
 
     def vectors(self) -> np.ndarray:
         """All vectors, row i belonging to chunk i."""
@@ -521,7 +532,7 @@ class LocalStore(Store):
             change.dimension,
             [chunks[i] for i in order],
             np.ascontiguousarray(merged, dtype=np.float32),
-            change.manifest,
+            change.manifest.apply(previous.manifest() if previous else Manifest()),
             keep=keep,
             ann_min_chunks=self.ann_min_chunks,
             sentences=None

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime
@@ -78,6 +78,8 @@ TERM_POSTINGS_PER_RESULT = 5
 # scores added (one lookup per document and term); further down, a document's score could
 # lift a chunk into the results only if it were several times the chunk's own.
 DOCUMENT_SCORED_PER_RESULT = 2
+# Up to this many manifest records are looked up by path; more are read with all the others.
+MANIFEST_PROBES = 10_000
 _VISIBLE = "{a}.added_in <= %(v)s AND ({a}.removed_in IS NULL OR {a}.removed_in > %(v)s)"
 _CHUNK_COLUMNS = "c.row, c.id, d.path, c.text, c.char_start, c.char_end, c.source"
 
@@ -157,12 +159,12 @@ class PostgresStore(Store):
                 "WHERE name = %s FOR UPDATE",
                 (name,),
             ).fetchone()
-            fresh = (
-                row is None
-                or change.replace
-                or row[1] != asdict(change.spec)
-                or row[2] != change.dimension
-            )
+            fresh = row is None or change.replace
+            if not fresh and (row[1] != asdict(change.spec) or row[2] != change.dimension):
+                raise ValueError(
+                    f"index '{name}' was built with another spec or dimension: only a change "
+                    "that replaces it can be published"
+                )
             version = (row[3] if row else 0) + 1
             if fresh:
                 if row is not None:
@@ -179,9 +181,7 @@ class PostgresStore(Store):
             stats = publication.add(change.added, change.vectors, change.sentences, stats)
             if fresh:
                 build_graph(conn, tables)
-            publication.write_manifest(
-                change.manifest, None if fresh else change.changed_records, first=fresh
-            )
+            publication.write_manifest(change.manifest, first=fresh)
             publication.collect_garbage(keep)
             if len(change.added) >= ANALYZE_SHARE * max(stats["chunks"], 1):
                 publication.analyze()
@@ -291,24 +291,37 @@ class PostgresIndex(IndexReader):
             return conn.execute(self._sql(sql), params, binary=binary).fetchall()
 
     def _sql(self, sql: str) -> str:
-        for alias in "cdp":
+        for alias in "cdpf":
             sql = sql.replace(f"{{vis_{alias}}}", _VISIBLE.format(a=alias))
         return sql.replace("{t}", self.tables)
 
-    def manifest(self) -> Manifest:
+    def manifest(self, paths: Collection[str] | None = None) -> Manifest:
         # One JSON array, parsed at once by orjson: a parse per row, for the several hundred
-        # thousand files of a million chunks, took seconds.
-        (records,) = self._query(
+        # thousand files of a million chunks, took seconds. A few paths are found by their
+        # index; many are read with the rest, which is quicker than an index probe each.
+        sql = (
             "SELECT coalesce(json_agg(record ORDER BY path), '[]')::text FROM {t}_files f "
-            "WHERE " + _VISIBLE.format(a="f")
-        )[0]
-        files = {r["path"]: FileRecord(**r) for r in orjson.loads(records)}
+            "WHERE {vis_f}"
+        )
+        wanted = None if paths is None else set(paths)
+        params = {}
+        if wanted is not None and len(wanted) <= MANIFEST_PROBES:
+            sql += " AND f.path = ANY(%(paths)s)"
+            params["paths"] = sorted(wanted)
+        (records,) = self._query(sql, params)[0]
+        files = {}
+        for r in orjson.loads(records):
+            if wanted is None or r["path"] in wanted:
+                files[r["path"]] = FileRecord(**r)
         with self.pool.connection() as conn:
             found = conn.execute(
                 "SELECT failures FROM sourced_indexes WHERE name = %s", (self.name,)
             ).fetchone()
         failures = {f["path"]: Failure(**f) for f in (found[0] if found else [])}
         return Manifest(files=files, failures=failures)
+
+    def manifest_paths(self) -> set[str]:
+        return {r[0] for r in self._query("SELECT f.path FROM {t}_files f WHERE {vis_f}")}
 
     def chunks(self, rows: list[int] | None = None) -> list[Chunk]:
         base = f"SELECT {_CHUNK_COLUMNS} FROM {{t}}_chunks c JOIN {{t}}_docs d ON d.doc = c.doc"

@@ -17,7 +17,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ingest.lexical import terms
-from ingest.manifest import Manifest
+from ingest.manifest import ManifestChange
 from ingest.sentence_index import ChunkSentences
 from ingest.stores.postgres_schema import INDEX_GRAPH, INDEX_TABLE_NAMES, INDEX_TABLES
 from ingest.units import Chunk
@@ -209,32 +209,19 @@ class Publication:
             f"docs = {t}_df.docs + EXCLUDED.docs"
         )
 
-    def write_manifest(
-        self, manifest: Manifest, changed: set[str] | None, first: bool = False
-    ) -> None:
-        """Only the file records that changed are written again: those in `changed`, or, when
-        the caller does not know, those that differ from the stored ones."""
+    def write_manifest(self, change: ManifestChange, first: bool = False) -> None:
+        """Only the records that change are written: the old row of a changed or forgotten
+        file is marked removed in this version, and the new one added."""
         t, v = self.t, self.v
-        records = manifest.files
-        if first:
-            changed = set(records)
-        elif changed is None:
-            old = dict(
-                self.conn.execute(
-                    f"SELECT path, record FROM {t}_files WHERE removed_in IS NULL"
-                ).fetchall()
-            )
-            new = {path: record.to_dict() for path, record in records.items()}
-            changed = {p for p in new.keys() | old.keys() if new.get(p) != old.get(p)}
         if not first:
             self.conn.execute(
                 f"UPDATE {t}_files SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL",
-                (v, list(changed)),
+                (v, sorted(change.records.keys() | change.forgotten)),
             )
         copy = f"COPY {t}_files (path, record, added_in) FROM STDIN"
         with self.conn.cursor() as cur, cur.copy(copy) as cp:
-            for path in sorted(changed & records.keys()):
-                cp.write_row((path, json.dumps(records[path].to_dict(), ensure_ascii=False), v))
+            for path, record in sorted(change.records.items()):
+                cp.write_row((path, json.dumps(record.to_dict(), ensure_ascii=False), v))
 
     def analyze(self) -> None:
         """Fresh statistics for the planner, in this transaction."""
