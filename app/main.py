@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.access import AccessControl, access_policy
-from app.api import ask, health, indexes, openai, uploads
+from app.api import ask, embeddings, health, indexes, openai, uploads
 from app.errors import install_error_handlers, send_error
 from app.llm import LLM
 from app.memory import HeapTrimmer, TrimAfterRequests
@@ -59,6 +59,7 @@ def create_app(
     app.include_router(indexes.router)
     app.include_router(ask.router)
     app.include_router(openai.router)
+    app.include_router(embeddings.router)
     app.include_router(uploads.router)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 

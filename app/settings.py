@@ -22,6 +22,9 @@ class Settings(IngestSettings):
     max_body_kb: int = Field(256, ge=1, description="Largest request body, in KiB.")
     max_question_chars: int = Field(4000, ge=1, description="Longest question accepted.")
     max_history_turns: int = Field(20, ge=0, description="Most prior turns a request may send.")
+    max_embedding_inputs: int = Field(
+        256, ge=1, description="Most texts one `/v1/embeddings` request may send."
+    )
     snippet_chars: int = Field(300, ge=40, description="Length of each source's snippet.")
     max_upload_mb: float = Field(20.0, gt=0, description="Largest file accepted by upload.")
     memory_trim_s: float = Field(

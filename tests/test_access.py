@@ -80,7 +80,8 @@ def test_without_a_key_only_health_and_the_page_are_open(client):
     for path in ("/healthz", "/", "/static/app.js", "/openapi.json"):
         assert client.get(path).status_code == 200, path
     for method, path in [("get", "/indexes"), ("get", "/readyz"), ("post", "/ask"),
-                         ("get", "/v1/models"), ("get", "/indexes/docs/chunks/x")]:  # fmt: skip
+                         ("get", "/v1/models"), ("get", "/indexes/docs/chunks/x"),
+                         ("post", "/v1/embeddings")]:  # fmt: skip
         response = getattr(client, method)(path)
         error = assert_error(response, 401, "unauthorized")
         assert "Authorization: Bearer" in error["message"]
@@ -94,6 +95,10 @@ def test_a_key_opens_the_api_by_header_or_bearer(client):
     assert client.get("/indexes", headers={"x-api-key": ALL}).status_code == 200
     question = {"question": "What should I do with an encrypted PDF?", "index": "default"}
     assert client.post("/ask", json=question, headers=bearer(ALL)).status_code == 200
+    embed = {"model": "all-MiniLM-L6-v2", "input": "encrypted PDF"}
+    # A key scoped to some indexes embeds too: embedding reads no index.
+    for key in (ALL, DOCS_ONLY):
+        assert client.post("/v1/embeddings", json=embed, headers=bearer(key)).status_code == 200
 
 
 def test_a_scoped_key_reaches_only_its_indexes(client):
