@@ -91,11 +91,6 @@ class ManifestChange:
         files.update(self.records)
         return Manifest(files=dict(sorted(files.items())), failures=dict(self.failures))
 
-    @classmethod
-    def whole(cls, manifest: Manifest) -> ManifestChange:
-        """Every record of `manifest`: the change that starts an index (or starts it over)."""
-        return cls(dict(manifest.files), set(), dict(manifest.failures))
-
 
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
