@@ -30,6 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.set_defaults(handler=_serve)
 
+    mcp = commands.add_parser(
+        "mcp", help="serve the indexes to an MCP client (a desktop assistant, an IDE) over stdio"
+    )
+    mcp.add_argument("--index", action="append", default=[], metavar="NAME",
+                     help="offer only this index (repeatable; default: all)")  # fmt: skip
+    mcp.set_defaults(handler=_mcp)
+
     keys_file_help = (
         "keys file (default: SOURCED_API_KEYS_FILE; with SOURCED_STORE=postgres, the database)"
     )
@@ -106,6 +113,7 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
 
     settings = get_settings()
     host = args.host or settings.host
+    settings = settings.model_copy(update={"host": host})  # the MCP endpoint guards by it
     store = open_store(settings)  # an unreachable database: one line
     keys, _ = access_policy(settings, store)  # a bad keys file: one line
     if not keys.enabled and not is_loopback(host) and not args.insecure_no_auth:
@@ -130,6 +138,36 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
         port=args.port or settings.port,
         log_level="info",
     )
+    return 0
+
+
+def _mcp(args: argparse.Namespace, _: IngestSettings) -> int:
+    """The MCP server over stdio: stdout carries the protocol, so everything else (logs,
+    whatever a model library prints while loading) goes to stderr."""
+    from app.errors import AppError
+    from app.keys import Principal
+    from app.mcp import build_mcp_server
+    from app.services import build_services
+    from app.settings import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    settings = get_settings()
+    protocol = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        services = build_services(settings)
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        sys.stdout.flush()
+        os.dup2(protocol, 1)
+        os.close(protocol)
+    caller = Principal("mcp-stdio", frozenset(args.index) if args.index else None)
+    try:
+        build_mcp_server(lambda: services, caller=lambda ctx: caller).run("stdio")
+    finally:
+        services.store.close()
     return 0
 
 
@@ -226,12 +264,16 @@ def _write_private(path, text: str) -> None:
 
 
 def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
+    from contextlib import closing
+
     from pydantic import ValidationError
 
     from app.errors import AppError
+    from app.rag.search import retrieval_filters
     from app.schemas import AskRequest
     from app.services import build_services
     from app.settings import get_settings
+    from ingest.stores import open_store
 
     try:
         request = AskRequest(
@@ -248,9 +290,15 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
         where = ".".join(str(part) for part in problem["loc"])
         print(f"error: {where}: {problem['msg']}", file=sys.stderr)
         return 2
+    settings = get_settings()
     try:
-        services = build_services(get_settings())
-        response = services.pipeline.answer(request)
+        with closing(open_store(settings)) as store:
+            # What can be refused without the models is, before they load (seconds).
+            retrieval_filters(request.filters)
+            name = request.index or settings.default_index
+            if store.current_version(name) is None:
+                store.open_index(name)  # raises, saying how to build it
+            response = build_services(settings, store=store).pipeline.answer(request)
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from ingest.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    SourcedError,
     UsageError,
 )
 
@@ -96,6 +97,31 @@ async def send_error(scope, send, status: int, code: str, message: str, headers:
     await error_response(status, code, message, headers=headers)(scope, None, send)
 
 
+# The store's and the ingest pipeline's errors, as the API reports them.
+_SOURCED_ERRORS: tuple[tuple[type[SourcedError], int, str, str | None], ...] = (
+    (IndexNotFoundError, 404, "index_not_found", "index"),
+    (UsageError, 400, "bad_request", None),
+    (IndexMismatchError, 409, "index_unusable", "index"),
+    (IndexCorruptError, 409, "index_unusable", "index"),
+    (IndexLockedError, 409, "index_busy", "index"),
+    (EmbeddingServerError, 502, "embedding_error", None),
+)
+
+
+def as_app_error(exc: Exception) -> AppError:
+    """Any error as the API reports it: its own, the store's, or an internal error (whose
+    details stay in the log)."""
+    if isinstance(exc, AppError):
+        return exc
+    for kind, status, code, field in _SOURCED_ERRORS:
+        if isinstance(exc, kind):
+            error = AppError(str(exc), field)
+            error.status, error.code = status, code
+            return error
+    log.exception("unexpected error", exc_info=exc)
+    return AppError("internal error; see the server log")
+
+
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 
 
@@ -104,26 +130,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _app_error(_: Request, exc: AppError):
         return error_response(exc.status, exc.code, exc.message, exc.field, exc.headers)
 
-    @app.exception_handler(IndexNotFoundError)
-    async def _no_index(_: Request, exc: IndexNotFoundError):
-        return error_response(404, "index_not_found", str(exc), "index")
-
-    @app.exception_handler(UsageError)
-    async def _usage(_: Request, exc: UsageError):
-        return error_response(400, "bad_request", str(exc))
-
-    @app.exception_handler(IndexMismatchError)
-    @app.exception_handler(IndexCorruptError)
-    async def _unusable(_: Request, exc: Exception):
-        return error_response(409, "index_unusable", str(exc), "index")
-
-    @app.exception_handler(EmbeddingServerError)
-    async def _embedding_server(_: Request, exc: EmbeddingServerError):
-        return error_response(502, "embedding_error", str(exc))
-
-    @app.exception_handler(IndexLockedError)
-    async def _busy(_: Request, exc: IndexLockedError):
-        return error_response(409, "index_busy", str(exc), "index")
+    @app.exception_handler(SourcedError)
+    async def _ingest(_: Request, exc: SourcedError):
+        error = as_app_error(exc)
+        return error_response(error.status, error.code, error.message, error.field)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError):

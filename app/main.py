@@ -8,11 +8,24 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
+from mcp.server.mcpserver import Context
 
-from app.access import AccessControl, access_policy
-from app.api import ask, embeddings, health, indexes, openai, uploads
+from app.access import EVERYONE, AccessControl, access_policy
+from app.api import (
+    ask,
+    embeddings,
+    health,
+    indexes,
+    ollama,
+    openai,
+    responses,
+    search,
+    uploads,
+)
 from app.errors import install_error_handlers, send_error
+from app.keys import Principal
 from app.llm import LLM
+from app.mcp import build_mcp_server, http_route
 from app.memory import HeapTrimmer, TrimAfterRequests
 from app.services import Services, build_services
 from app.settings import Settings, get_settings
@@ -29,13 +42,16 @@ def create_app(
     keys, limiter = access_policy(settings, store)
 
     trimmer = HeapTrimmer(settings.memory_trim_s)
+    mcp = build_mcp_server(lambda: app.state.services, caller=_mcp_caller)
+    mcp_route, mcp_sessions = http_route(mcp, settings.host)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.services = services or build_services(settings, llm, store)
         trimmer.start()
         try:
-            yield
+            async with mcp_sessions.run():
+                yield
         finally:
             trimmer.stop()
             if services is None:  # opened here, so closed here: the store's connections
@@ -58,9 +74,13 @@ def create_app(
     app.include_router(health.router)
     app.include_router(indexes.router)
     app.include_router(ask.router)
+    app.include_router(search.router)
     app.include_router(openai.router)
+    app.include_router(responses.router)
+    app.include_router(ollama.router)
     app.include_router(embeddings.router)
     app.include_router(uploads.router)
+    app.router.routes.append(mcp_route)
     app.mount("/static", StaticFiles(directory=WEB), name="static")
 
     @app.get("/", include_in_schema=False)
@@ -71,6 +91,12 @@ def create_app(
     app.add_middleware(TrimAfterRequests, trimmer=trimmer)
     app.state.trimmer = trimmer
     return app
+
+
+def _mcp_caller(ctx: Context) -> Principal:
+    """Who calls an MCP tool over HTTP: the API key's holder, set by AccessControl."""
+    request = ctx.request_context.request
+    return getattr(getattr(request, "state", None), "principal", EVERYONE)
 
 
 WEB = Path(__file__).resolve().parent / "web"

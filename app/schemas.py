@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ingest.stores import INDEX_NAME_PATTERN
+from ingest.stores import INDEX_NAME_PATTERN, IndexReader
 
 
 class Turn(BaseModel):
@@ -77,6 +77,41 @@ class SourceOut(BaseModel):
     quote: QuoteOut | None = None
 
 
+class SearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    query: str = Field(min_length=1)
+    index: str | None = Field(None, pattern=INDEX_NAME_PATTERN)
+    top_k: int | None = Field(None, ge=1)
+    retrieval_mode: Literal["hybrid", "dense", "bm25"] | None = None
+    filters: FiltersIn = Field(default_factory=FiltersIn)
+
+
+class PassageOut(BaseModel):
+    """One passage found by a search, with the sentence in it that best answers the query."""
+
+    rank: int  # from 1
+    document: str
+    page: int | None = None
+    locator: str
+    chunk_id: str
+    score: float  # the ranking score of the retrieval mode
+    similarity: float  # cosine similarity between the query and the passage
+    text: str
+    quote: QuoteOut | None = None  # offsets index `text`; None when no sentence is a statement
+    evidence: float | None = None  # how well the quote answers the query, 0–1
+
+
+class SearchResponse(BaseModel):
+    query: str
+    index: str
+    index_version: str
+    retrieval_mode: Literal["hybrid", "dense", "bm25"]
+    passages: list[PassageOut]
+    evidence: float  # how well the best sentence found answers the query, 0–1
+    answerable: bool  # whether that clears SOURCED_ANSWERABLE_THRESHOLD
+    took_ms: float
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -122,6 +157,19 @@ class IndexOut(BaseModel):
     search_recall_at_10: float | None = Field(
         None, description="approximate search: share of the exact top 10 found, measured at build"
     )
+
+    @classmethod
+    def of(cls, version: IndexReader) -> IndexOut:
+        return cls(
+            name=version.name,
+            version=version.version,
+            documents=version.document_count,
+            chunks=version.chunk_count,
+            embedding_model=version.spec.embedding_model,
+            built_at=version.built_at,
+            search="approximate" if version.search_info.kind == "hnsw" else "exact",
+            search_recall_at_10=version.search_info.recall_at_10,
+        )
 
 
 class Health(BaseModel):

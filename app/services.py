@@ -14,6 +14,7 @@ from app.rag.indexes import IndexLibrary
 from app.rag.pipeline import AnswerPipeline
 from app.rag.rerank import CrossEncoderReranker
 from app.rag.retriever import Retriever
+from app.rag.search import PassageSearch
 from app.settings import Settings
 from ingest.embedder import FEW_TEXTS, Embedder
 from ingest.stores import Store, open_store
@@ -29,6 +30,7 @@ class Services:
     llm: LLM
     library: IndexLibrary
     pipeline: AnswerPipeline
+    search: PassageSearch
     load_seconds: float
 
 
@@ -41,10 +43,8 @@ def build_services(
     llm = llm or create_llm(settings)
     load_models(embedder, llm)
     store = store or open_store(settings)
-    library = IndexLibrary(store, settings.embedding_model, embedder.dimension)
-    pipeline = AnswerPipeline(
-        settings, library, build_retriever(settings, embedder), llm, EvidenceScorer(embedder)
-    )
+    search = build_search(settings, embedder, store)
+    pipeline = AnswerPipeline(settings, search.library, search.retriever, llm, search.scorer)
     seconds = time.perf_counter() - started
     log.info(
         "loaded embedding model %s and LLM %s (%s) in %.1f s",
@@ -61,7 +61,7 @@ def build_services(
             version.document_count,
             version.chunk_count,
         )
-    return Services(settings, store, embedder, llm, library, pipeline, seconds)
+    return Services(settings, store, embedder, llm, search.library, pipeline, search, seconds)
 
 
 def load_models(embedder: Embedder, llm: LLM) -> None:
@@ -85,6 +85,13 @@ def load_models(embedder: Embedder, llm: LLM) -> None:
     loader.join()
     if failed:
         raise failed[0]
+
+
+def build_search(settings: Settings, embedder: Embedder, store: Store) -> PassageSearch:
+    """Search over the store's indexes, without an LLM (the LangChain retriever's engine)."""
+    library = IndexLibrary(store, settings.embedding_model, embedder.dimension)
+    retriever = build_retriever(settings, embedder)
+    return PassageSearch(settings, library, retriever, EvidenceScorer(embedder))
 
 
 def build_retriever(settings: Settings, embedder: Embedder) -> Retriever:

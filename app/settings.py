@@ -16,6 +16,10 @@ class Settings(IngestSettings):
     # The server
     host: str = Field("127.0.0.1", description="Address `sourced serve` binds to.")
     port: int = Field(8000, ge=1, le=65535, description="Port `sourced serve` listens on.")
+    public_url: str = Field(
+        "", description="The page's address as users reach it (behind a proxy), for the links "
+        "in sources given to other clients; empty: the address each request came to.",
+    )  # fmt: skip
     default_index: str = Field("default", description="Index used when a request names none.")
     top_k: int = Field(5, ge=1, le=50, description="Chunks retrieved per question by default.")
     max_top_k: int = Field(20, ge=1, le=200, description="Largest top_k a request may ask for.")

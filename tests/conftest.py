@@ -94,3 +94,26 @@ def store(store_settings):
     opened = open_store(store_settings)
     yield opened
     opened.close()
+
+
+@pytest.fixture(scope="session")
+def protocol_root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("protocols")
+
+
+@pytest.fixture(scope="session")
+def open_server(protocol_root):
+    """The real server without API keys, shared by the protocol tests: its URL."""
+    from .server import protocol_env, running_server
+
+    with running_server(protocol_env(protocol_root, keys=False)) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def guarded_server(protocol_root):
+    """The same server with API keys (server.FULL_KEY, server.DOCS_KEY): its URL."""
+    from .server import protocol_env, running_server
+
+    with running_server(protocol_env(protocol_root, keys=True)) as (url, _):
+        yield url

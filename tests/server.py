@@ -77,3 +77,26 @@ def running_server(env: dict[str, str], timeout_s: float = 300):
             yield url, log
         finally:
             stop(process)
+
+
+# The API keys of `guarded_server`: one reaching every index, one reaching only "docs".
+FULL_KEY = "sk-protocols-every-index-0123456789"
+DOCS_KEY = "sk-protocols-docs-only-0123456789"
+
+
+def protocol_env(root: Path, keys: bool) -> dict[str, str]:
+    """The server the protocol tests share: indexes "default" and "docs" (both the sample),
+    the deterministic fake LLM writing generative answers, with or without API keys."""
+    index_dir = root / "indexes"
+    if not index_dir.is_dir():
+        sample_index(root, "default")
+        run_ingest([root / "docs"], "docs", Settings(index_dir=index_dir, _env_file=None))
+    env = {
+        "SOURCED_INDEX_DIR": str(index_dir),
+        "SOURCED_LLM_BACKEND": "fake",
+        "SOURCED_ANSWER_MODE": "generative",
+        "SOURCED_RATE_LIMIT_PER_MINUTE": "0",
+    }
+    if keys:
+        env["SOURCED_API_KEYS"] = f"{FULL_KEY},{DOCS_KEY}:docs"
+    return env

@@ -1,5 +1,6 @@
 """Sourced's OpenAI-compatible API, used through the official `openai` client against the real
-server process (with the deterministic fake LLM, so answers are known)."""
+server process (the protocol tests' shared one, with the deterministic fake LLM, so answers
+are known)."""
 
 import base64
 
@@ -8,20 +9,10 @@ import numpy as np
 import openai
 import pytest
 
-from .server import running_server, sample_index
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    index_dir = sample_index(tmp_path_factory.mktemp("oai"), "guide")
-    env = {
-        "SOURCED_INDEX_DIR": str(index_dir),
-        "SOURCED_LLM_BACKEND": "fake",
-        "SOURCED_ANSWER_MODE": "generative",
-        "SOURCED_DEFAULT_INDEX": "guide",
-    }
-    with running_server(env) as (url, _):
-        yield url
+@pytest.fixture
+def server(open_server):
+    return open_server
 
 
 @pytest.fixture
@@ -30,12 +21,12 @@ def client(server):
 
 
 def test_models_are_the_indexes(client):
-    assert [m.id for m in client.models.list()] == ["guide"]
+    assert [m.id for m in client.models.list()] == ["default", "docs"]
 
 
 def test_chat_completion_answers_with_footnotes_and_sources(client):
     completion = client.chat.completions.create(
-        model="guide",
+        model="docs",
         messages=[
             {"role": "system", "content": "Be brief."},
             {"role": "user", "content": "Hello"},
@@ -54,7 +45,7 @@ def test_chat_completion_answers_with_footnotes_and_sources(client):
 
 def test_streaming_chat_completion(client):
     stream = client.chat.completions.create(
-        model="guide",
+        model="docs",
         messages=[{"role": "user", "content": "How do I install Sourced?"}],
         stream=True,
     )
@@ -76,7 +67,7 @@ def test_unknown_model_is_a_not_found_error(client):
 def test_last_message_must_be_from_the_user(server):
     response = httpx.post(
         f"{server}/v1/chat/completions",
-        json={"model": "guide", "messages": [{"role": "assistant", "content": "hi"}]},
+        json={"model": "docs", "messages": [{"role": "assistant", "content": "hi"}]},
     )
     assert response.status_code == 422
     assert response.json()["error"]["field"] == "messages"

@@ -4,10 +4,11 @@ server (with the deterministic fake LLM, so what the page must show is known).""
 import os
 import shutil
 
+import httpx
 import pytest
 
 from .conftest import ROOT
-from .server import free_port, running_server, sample_index
+from .server import FULL_KEY, free_port, running_server, sample_index
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
 CHROMIUM = shutil.which("chromium")
@@ -167,27 +168,12 @@ def test_an_unreachable_llm_is_a_clear_message(browser, tmp_path):
         context.close()
 
 
-PAGE_KEY = "sk-page-test-key-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def keyed_server(tmp_path_factory):
-    index_dir = sample_index(tmp_path_factory.mktemp("keyed"))
-    env = {
-        "SOURCED_INDEX_DIR": str(index_dir),
-        "SOURCED_LLM_BACKEND": "fake",
-        "SOURCED_API_KEYS": PAGE_KEY,
-    }
-    with running_server(env) as (url, _):
-        yield url
-
-
-def test_the_page_asks_for_the_key_once_and_keeps_it_for_the_session(browser, keyed_server):
+def test_the_page_asks_for_the_key_once_and_keeps_it_for_the_session(browser, guarded_server):
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(keyed_server)
+    page.goto(guarded_server)
     dialog = page.locator("#key-dialog")
     dialog.wait_for(state="visible")
     assert "needs an API key" in page.inner_text("#key-message")
@@ -196,7 +182,7 @@ def test_the_page_asks_for_the_key_once_and_keeps_it_for_the_session(browser, ke
     # A locator, not a JavaScript predicate: the page's CSP forbids the eval that a predicate
     # needs whenever the message is not there at the first look.
     page.locator("#key-message", has_text="not accepted").wait_for()
-    page.fill("#key", PAGE_KEY)
+    page.fill("#key", FULL_KEY)
     page.click("#key-use")
     page.wait_for_selector("#index option", state="attached")
     assert not dialog.is_visible()
@@ -207,7 +193,27 @@ def test_the_page_asks_for_the_key_once_and_keeps_it_for_the_session(browser, ke
     assert not dialog.is_visible()
     context.close()
     fresh = browser.new_context().new_page()  # another session is asked again
-    fresh.goto(keyed_server)
+    fresh.goto(guarded_server)
     fresh.locator("#key-dialog").wait_for(state="visible")
     fresh.context.close()
     assert not errors, errors
+
+
+def test_a_passage_link_opens_the_page_at_the_passage_with_its_quote(browser, server):
+    from app.api.sources import passage_link
+    from app.schemas import SourceOut
+
+    found = httpx.post(f"{server}/search", json={"query": "How do I install Sourced?"}).json()
+    best = found["passages"][0]
+    source = SourceOut(
+        n=1, snippet="", cited=True, **{k: best[k] for k in ("document", "page", "locator")},
+        score=best["score"], similarity=best["similarity"], chunk_id=best["chunk_id"],
+        quote=best["quote"],
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(passage_link(server, "default", source))
+    page.wait_for_selector("#reader:not([hidden]) .passage.asked")
+    assert "user-guide.pdf" in page.inner_text("#reader-title")
+    assert page.inner_text("#reader .passage.asked mark") == best["quote"]["text"]
+    context.close()

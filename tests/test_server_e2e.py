@@ -107,3 +107,40 @@ def test_the_local_model_streams_its_answer(local_server):
     assert names[0] == "sources" and names[-1] == "done"
     assert names.count("token") > 3, "tokens arrive one by one, not as one block"
     assert done["usage"]["completion_tokens"] <= 24
+
+
+def test_every_protocol_answers_with_the_real_model_and_its_citations(local_server):
+    import asyncio
+
+    import ollama
+    import openai
+    from mcp import Client
+
+    url, _ = local_server
+    question = "How long does ingesting take?"
+
+    async def mcp_ask():
+        async with Client(f"{url}/mcp") as client:
+            return await client.call_tool("ask", {"question": question})
+
+    asked = asyncio.run(mcp_ask())
+    assert not asked.is_error and asked.structured_content["model"] == MODEL
+    assert "minute" in asked.structured_content["short_answer"]
+    assert "quote (verified): " in asked.content[0].text
+
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
+    events = list(client.responses.create(model="default", input=question, stream=True))
+    done = events[-1].response
+    assert events[-1].type == "response.completed" and "minute" in done.output_text
+    assert done.output[0].content[0].annotations and done.model_extra["sources"]
+
+    chunks = client.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": question}], stream=True
+    )
+    sources = [c.model_extra["event"] for c in chunks if "event" in (c.model_extra or {})]
+    assert sources and sources[0]["type"] == "source"
+
+    reply = ollama.Client(host=url).chat(
+        model="default", messages=[{"role": "user", "content": question}]
+    )
+    assert "minute" in reply.message.content and "\n\nSources:\n[" in reply.message.content

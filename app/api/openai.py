@@ -12,17 +12,18 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.api.conversation import ask_request
+from app.api.sources import chat_annotations, footnotes, open_webui_events, page_url
 from app.deps import PrincipalDep, ServicesDep, check_scope
-from app.errors import AppError, InvalidRequest, NotFound, error_body
+from app.errors import AppError, error_body
 from app.rag.pipeline import StreamEvent
-from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse, LLMOptions, SourceOut, Turn
+from app.schemas import ERROR_RESPONSES, AskRequest, AskResponse, LLMOptions, SourceOut
 from app.services import Services
-from ingest.errors import UsageError
 
 router = APIRouter(prefix="/v1", tags=["openai"], responses=ERROR_RESPONSES)
 
@@ -65,6 +66,8 @@ class ModelList(BaseModel):
 class ChoiceMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str
+    # A url_citation over each [n] mark, linking to the passage on Sourced's page.
+    annotations: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Choice(BaseModel):
@@ -107,65 +110,50 @@ async def models(services: ServicesDep, principal: PrincipalDep) -> ModelList:
     response_model=ChatCompletion,
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-async def chat_completions(request: ChatRequest, services: ServicesDep, principal: PrincipalDep):
-    """Answer the last user message from the index named by `model`."""
+async def chat_completions(
+    request: ChatRequest, services: ServicesDep, principal: PrincipalDep, http: Request
+):
+    """Answer the last user message from the index named by `model`.
+
+    Streamed, the answer's sources also come as Open WebUI's `source` events (a chunk's
+    top-level `event`), one per source in the order of the answer's [n], before the footnotes."""
     check_scope(principal, request.model, "model")
     ask = _ask_request(request, services)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
+    page = page_url(http, services.settings)
     if not request.stream:
         answer = await run_in_threadpool(services.pipeline.answer, ask)
-        return _completion(completion_id, created, request.model, answer)
+        return _completion(completion_id, created, request.model, answer, page)
     events = services.pipeline.answer_stream(ask)
     # The sources event comes after validation and retrieval, so their errors are plain 4xx
     # replies; the OpenAI format has no place for it (the sources come in the last chunk).
     await run_in_threadpool(next, events)
-    chunks = _chunks(completion_id, created, request.model, events)
+    chunks = _chunks(completion_id, created, request.model, events, page)
     return StreamingResponse(chunks, media_type="text/event-stream")
 
 
 def _ask_request(request: ChatRequest, services: Services) -> AskRequest:
-    settings = services.settings
-    turns = [m for m in request.messages if m.role in ("user", "assistant")]
-    if not turns or turns[-1].role != "user":
-        raise InvalidRequest("the last message must come from the user", "messages")
-    try:
-        exists = services.store.current_version(request.model) is not None
-    except UsageError:  # not even a valid index name
-        exists = False
-    if not exists:
-        raise NotFound(f"no index named '{request.model}': GET /v1/models lists them", "model")
-    history = [Turn(role=m.role, content=m.text()) for m in turns[:-1]]
     stop = [request.stop] if isinstance(request.stop, str) else request.stop
-    return AskRequest(
-        question=turns[-1].text() or " ",
-        index=request.model,
-        history=history[-settings.max_history_turns :] if settings.max_history_turns else [],
-        llm=LLMOptions(
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_tokens=request.max_completion_tokens or request.max_tokens,
-            stop=stop,
-        ),
+    options = LLMOptions(
+        temperature=request.temperature,
+        top_p=request.top_p,
+        max_tokens=request.max_completion_tokens or request.max_tokens,
+        stop=stop,
     )
+    turns = [(m.role, m.text()) for m in request.messages]
+    return ask_request(services, request.model, turns, options)
 
 
-def footnotes(sources: list[SourceOut]) -> str:
-    """Numbered source notes for the end of the content: the cited ones, else all."""
-    listed = [s for s in sources if s.cited] or sources
-    if not listed:
-        return ""
-    lines = [f"[{s.n}] {s.document}" + (f", {s.locator}" if s.locator else "") for s in listed]
-    return "\n\nSources:\n" + "\n".join(lines)
-
-
-def _completion(completion_id: str, created: int, model: str, answer: AskResponse):
+def _completion(completion_id: str, created: int, model: str, answer: AskResponse, page: str):
     usage = answer.usage
+    content = answer.answer + footnotes(answer.sources)
+    annotations = chat_annotations(answer.answer, answer.sources, page, model)
     return ChatCompletion(
         id=completion_id,
         created=created,
         model=model,
-        choices=[Choice(message=ChoiceMessage(content=answer.answer + footnotes(answer.sources)))],
+        choices=[Choice(message=ChoiceMessage(content=content, annotations=annotations))],
         usage=ChatUsage(
             prompt_tokens=usage.prompt_tokens,
             completion_tokens=usage.completion_tokens,
@@ -180,6 +168,7 @@ def _chunks(
     created: int,
     model: str,
     events: Iterator[StreamEvent],
+    page: str,
 ) -> Iterator[str]:
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {
@@ -198,6 +187,8 @@ def _chunks(
             if name == "token":
                 yield chunk({"content": payload})
             elif name == "done":
+                for event in open_webui_events(payload.sources, page, model):
+                    yield chunk({}, event=event)
                 notes = footnotes(payload.sources)
                 if notes:
                     yield chunk({"content": notes})

@@ -39,7 +39,8 @@ from app.rag.reader import (
     says_not_found,
     wants_short_answer,
 )
-from app.rag.retriever import Filters, Hit, Retriever
+from app.rag.retriever import Hit, Retriever
+from app.rag.search import checked_top_k, retrieval_filters
 from app.schemas import AskRequest, AskResponse, QuoteOut, SourceOut, Timings, Usage
 from app.settings import Settings
 from ingest.sentences import Span, is_statement, sentences
@@ -147,18 +148,12 @@ class AnswerPipeline:
     def prepare(self, request: AskRequest) -> Prepared:
         """Check the request, retrieve, weigh the evidence and build the prompt."""
         settings = self.settings
-        if len(request.question) > settings.max_question_chars:
-            raise InvalidRequest(
-                f"question is longer than {settings.max_question_chars} characters", "question"
-            )
+        top_k = checked_top_k(settings, request.question, "question", request.top_k)
         if len(request.history) > settings.max_history_turns:
             raise InvalidRequest(
                 f"history has more than {settings.max_history_turns} turns", "history"
             )
-        top_k = request.top_k or settings.top_k
-        if top_k > settings.max_top_k:
-            raise InvalidRequest(f"top_k may be at most {settings.max_top_k}", "top_k")
-        filters = _filters(request)
+        filters = retrieval_filters(request.filters)
         name = request.index or settings.default_index
         # Unset, the mode follows the model: measured on SQuAD, a small model's answers are
         # less often right and less often supported than the sources' own sentences.
@@ -382,14 +377,3 @@ def _best_sentences(prepared: Prepared) -> list[Scored]:
 
 def _overlap(a: Span, b: Span) -> bool:
     return a.start < b.end and b.start < a.end
-
-
-def _filters(request: AskRequest) -> Filters | None:
-    given = request.filters
-    pages = None
-    if given.page_from is not None or given.page_to is not None:
-        pages = (given.page_from or 1, given.page_to or 1 << 31)
-        if pages[0] > pages[1]:
-            raise InvalidRequest("filters.page_from is after filters.page_to", "filters.page_to")
-    filters = Filters(list(given.documents), list(given.file_types), pages)
-    return filters or None

@@ -153,31 +153,53 @@ async function openSource(n) {
   const card = $(`source-${n}`);
   card.classList.add("active");
   card.scrollIntoView({ block: "nearest", behavior: "smooth" });
-  const index = $("index").value;
-  const response = await api(`/indexes/${encodeURIComponent(index)}/chunks/${encodeURIComponent(source.chunk_id)}?around=1`);
+  const title = `[${n}] ${source.document}${source.locator ? " · " + source.locator : ""}`;
+  await showPassage($("index").value, source.chunk_id, title, source.quote);
+}
+
+// A passage in place, with its neighbours; `quote` (offsets into the passage, and the text
+// expected there when known) is marked.
+async function showPassage(index, chunkId, title, quote = null) {
+  const response = await api(`/indexes/${encodeURIComponent(index)}/chunks/${encodeURIComponent(chunkId)}?around=1`);
   const body = await response.json();
   $("reader").hidden = false;
-  $("reader-title").textContent = `[${n}] ${source.document}${source.locator ? " · " + source.locator : ""}`;
   const reader = $("reader-body");
   reader.replaceChildren();
   if (!response.ok) {
+    $("reader-title").textContent = title || "Passage";
     reader.textContent = body.error ? body.error.message : "This passage cannot be shown.";
     return;
   }
+  const asked = body.chunks[body.position];
+  $("reader-title").textContent = title || `${asked.document}${asked.locator ? " · " + asked.locator : ""}`;
   body.chunks.forEach((chunk, i) => {
     const passage = document.createElement("div");
     passage.className = "passage" + (i === body.position ? " asked" : "");
-    const quote = i === body.position ? source.quote : null;
-    if (quote && chunk.text.slice(quote.start, quote.end) === quote.text) {
+    const marked = i === body.position ? quote : null;
+    const found = marked ? chunk.text.slice(marked.start, marked.end) : "";
+    if (found && (marked.text === undefined || found === marked.text)) {
       const mark = document.createElement("mark");
-      mark.textContent = quote.text;
-      passage.append(chunk.text.slice(0, quote.start), mark, chunk.text.slice(quote.end));
+      mark.textContent = found;
+      passage.append(chunk.text.slice(0, marked.start), mark, chunk.text.slice(marked.end));
     } else {
       passage.textContent = chunk.text;
     }
     reader.append(passage);
   });
   reader.querySelector(".asked")?.scrollIntoView({ block: "nearest" });
+}
+
+// A link to a passage (the sources other clients show link here):
+// /#passage=INDEX/CHUNK_ID, optionally &start=N&end=M to mark the quote.
+async function openLinkedPassage() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const target = params.get("passage");
+  if (!target || !target.includes("/")) return;
+  const [index, chunkId] = target.split("/", 2);
+  if ([...$("index").options].some((o) => o.value === index)) $("index").value = index;
+  const start = Number(params.get("start")), end = Number(params.get("end"));
+  const quote = end > start ? { start, end } : null;  // the text is the passage's own
+  await showPassage(index, chunkId, null, quote);
 }
 
 // Server-Sent Events over fetch (EventSource cannot POST).
@@ -326,4 +348,5 @@ drop.addEventListener("drop", (event) => {
   drop.classList.remove("over");
   upload([...event.dataTransfer.files]);
 });
-loadIndexes();
+window.addEventListener("hashchange", openLinkedPassage);
+loadIndexes().then(openLinkedPassage);
