@@ -1,7 +1,7 @@
 """Concurrent load on the real server while ingest swaps the index version underneath it: every
 request must succeed and the server's memory must stay bounded.
 
-32 clients ask (a quarter of them streaming) for 30 s, with the fake LLM writing every answer
+32 clients ask (a quarter of them streaming) for 20 s, with the fake LLM writing every answer
 through the real pipeline and queue, while this process re-ingests a changed file again and
 again; each run writes a new version, makes it current and deletes the oldest."""
 
@@ -26,7 +26,7 @@ from .conftest import SAMPLE
 from .server import running_server
 
 CLIENTS = 32
-SECONDS = 30.0
+SECONDS = 20.0
 QUESTIONS = [
     "What should I do with an encrypted PDF?",
     "How do I install Sourced?",
