@@ -72,7 +72,7 @@ class IngestSettings(BaseSettings):
     csv_field_limit: int = Field(1_000_000, ge=1024, description="Largest CSV field, in chars.")
     json_max_depth: int = Field(64, ge=2, description="Deepest JSON nesting accepted.")
     csv_max_rows: int = Field(
-        1_000_000, ge=1, description="Rows read from one CSV file; the rest are left out."
+        1_000_000, ge=1, description="Rows read from one CSV or XLSX file; the rest are left out."
     )
     pdf_max_pages: int = Field(
         5_000, ge=1, description="Pages read from one PDF file; the rest are left out."

@@ -14,6 +14,8 @@ from typing import Any
 @dataclass(frozen=True)
 class Source:
     page: int | None = None  # 1-based page number (PDF)
+    slide: int | None = None  # 1-based slide number (PPTX)
+    sheet: str | None = None  # worksheet name (XLSX)
     page_label: str | None = None  # the label the PDF prints on that page, when it differs
     headings: tuple[str, ...] = ()  # heading path: ("Setup", "Installation")
     table: int | None = None  # 1-based table number inside the document (DOCX)
@@ -44,6 +46,10 @@ class Source:
         if self.page is not None:
             label = f" ({self.page_label})" if self.page_label else ""
             parts.append(f"p. {self.page}{label}")
+        if self.slide is not None:
+            parts.append(f"slide {self.slide}")
+        if self.sheet is not None:
+            parts.append(f"sheet {self.sheet}")
         if self.headings:
             parts.append(" > ".join(self.headings))
         rows = _span("row", self.rows)

@@ -69,10 +69,39 @@ def pdf_page_loop(path: Path) -> Path:
 def docx_zip_bomb(path: Path, megabytes: int, parts: int = 1) -> Path:
     """A DOCX-shaped zip whose extra parts unpack to many megabytes of zeros."""
     shutil.copy(SAMPLE / "administration.docx", path)
+    return zip_bomb(path, megabytes, parts)
+
+
+def workbook(path: Path) -> Path:
+    """A small real XLSX: a sheet with a header and two rows."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Settings"
+    for row in (["Setting", "Default"], ["SOURCED_TOP_K", 5], ["SOURCED_PORT", 8000]):
+        book.active.append(row)
+    book.save(path)
+    return path
+
+
+def deck(path: Path) -> Path:
+    """A small real PPTX: one titled slide."""
+    from pptx import Presentation
+
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[1])
+    slide.shapes.title.text = "Release checklist"
+    slide.placeholders[1].text = "Sign off every release."
+    presentation.save(path)
+    return path
+
+
+def zip_bomb(path: Path, megabytes: int, parts: int = 1) -> Path:
+    """Add parts to the Office file at `path` that unpack to many megabytes of zeros."""
     with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as archive:
         zeros = b"\0" * (1024 * 1024)
         for n in range(parts):
-            with archive.open(f"word/media/padding{n}.bin", "w", force_zip64=True) as part:
+            with archive.open(f"padding/part{n}.bin", "w", force_zip64=True) as part:
                 for _ in range(megabytes // parts):
                     part.write(zeros)
     return path
@@ -98,17 +127,33 @@ def write_all(folder: Path) -> dict[str, str]:
     pdf_stream_bomb(add("stream-bomb.pdf", "failed"))
     pdf_page_loop(add("page-loop.pdf", "failed"))
     docx_zip_bomb(add("zip-bomb.docx", "failed"), megabytes=24)
+    zip_bomb(workbook(add("zip-bomb.xlsx", "failed")), megabytes=24)
+    zip_bomb(deck(add("zip-bomb.pptx", "failed")), megabytes=24)
     truncated(SAMPLE / "administration.docx", add("truncated.docx", "failed"))
     truncated(SAMPLE / "user-guide.pdf", add("truncated.pdf", "failed"))
-    for suffix in (".pdf", ".docx", ".csv", ".json", ".md", ".txt"):
+    for suffix in (".pdf", ".docx", ".xlsx", ".pptx", ".csv", ".json", ".md", ".txt", ".html"):
         add(f"zero-length{suffix}", "skipped").write_bytes(b"")
     # Wrong extensions: an image called a PDF, a PDF called a DOCX, a zip called JSON.
     add("photo.pdf", "failed").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
     shutil.copy(SAMPLE / "user-guide.pdf", add("user-guide-renamed.docx", "failed"))
     shutil.copy(SAMPLE / "administration.docx", add("archive.json", "failed"))
+    shutil.copy(SAMPLE / "administration.docx", add("document-renamed.xlsx", "failed"))
+    shutil.copy(SAMPLE / "user-guide.pdf", add("user-guide-renamed.pptx", "failed"))
     add("binary.txt", "failed").write_bytes(bytes(range(256)) * 64)
     add("deep.json", "failed").write_text("[" * 100_000 + "]" * 100_000)
     add("not-a-number.json", "failed").write_text(json.dumps({"value": float("nan")}))
     add("infinite.json", "failed").write_text('{"value": Infinity}')
     add("huge-field.csv", "failed").write_text('a,b\n1,"' + "x" * 1_200_000 + '"\n')
+    html_nested_deep(add("deep.html", "added"))
+    add("scripts-only.html", "skipped").write_text(
+        "<html><head><script>fetch('http://127.0.0.1:9/')</script></head><body>"
+        "<style>p{}</style><nav>Home</nav></body></html>"
+    )
+    add("binary.html", "failed").write_bytes(bytes(range(256)) * 64)
     return expected
+
+
+def html_nested_deep(path: Path, depth: int = 200_000) -> Path:
+    """A page of 200,000 nested elements around one sentence (no parser may recurse on it)."""
+    path.write_text("<div>" * depth + "The deepest sentence." + "</div>" * depth)
+    return path

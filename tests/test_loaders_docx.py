@@ -7,6 +7,7 @@ import pytest
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders import docx as docx_loader
+from ingest.loaders import ooxml
 
 from .conftest import CORPORA, SAMPLE
 from .hostile_files import docx_zip_bomb
@@ -83,7 +84,7 @@ def test_corrupt_docx_fails(tmp_path: Path):
 
 
 def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(docx_loader, "MAX_UNPACKED_BYTES", 8 * 1024 * 1024)
+    monkeypatch.setattr(ooxml, "MAX_UNPACKED_BYTES", 8 * 1024 * 1024)
     path = docx_zip_bomb(tmp_path / "bomb.docx", megabytes=12)
     assert path.stat().st_size < 200_000  # tiny on disk
     with pytest.raises(LoadError, match=r"would unpack to 1\d MB .*zip bomb"):
@@ -91,14 +92,14 @@ def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path: Path, monkeypatch
 
 
 def test_an_extreme_compression_ratio_is_refused(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(docx_loader, "RATIO_FLOOR_BYTES", 1024 * 1024)
+    monkeypatch.setattr(ooxml, "RATIO_FLOOR_BYTES", 1024 * 1024)
     path = docx_zip_bomb(tmp_path / "ratio.docx", megabytes=16)
     with pytest.raises(LoadError, match="times its size .*zip bomb"):
         docx_loader.load(path)
 
 
 def test_an_archive_of_too_many_parts_is_refused(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(docx_loader, "MAX_PARTS", 20)
+    monkeypatch.setattr(ooxml, "MAX_PARTS", 20)
     path = docx_zip_bomb(tmp_path / "parts.docx", megabytes=0, parts=30)
     with pytest.raises(LoadError, match="parts .*zip bomb"):
         docx_loader.load(path)

@@ -66,6 +66,9 @@ def test_each_hostile_file_is_reported_as_expected(corpus_run):
     assert {name: outcomes.get(name) for name in hostile} == hostile
     reasons = {i.document: i.reason for i in [*report.failed, *report.skipped]}
     assert "zip bomb" in reasons["hostile/zip-bomb.docx"]
+    assert "zip bomb" in reasons["hostile/zip-bomb.xlsx"]
+    assert "zip bomb" in reasons["hostile/zip-bomb.pptx"]
+    assert "binary" in reasons["hostile/binary.html"]
     assert "SOURCED_PDF_MAX_STREAM_MB" in reasons["hostile/stream-bomb.pdf"]
     assert "cyclic" in reasons["hostile/page-loop.pdf"]
     assert "nested deeper" in reasons["hostile/deep.json"]

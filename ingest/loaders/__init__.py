@@ -11,11 +11,11 @@ from pathlib import Path
 from types import ModuleType
 
 from ingest.errors import SkipFile
-from ingest.loaders import csv, docx, json, pdf, text
+from ingest.loaders import csv, docx, html, json, pdf, pptx, text, xlsx
 from ingest.sanitize import SANITIZER_VERSION, strip_invisible
 from ingest.units import LoadResult
 
-_MODULES: tuple[ModuleType, ...] = (pdf, docx, csv, json, text)
+_MODULES: tuple[ModuleType, ...] = (pdf, docx, pptx, xlsx, csv, json, text, html)
 LOADERS: dict[str, ModuleType] = {ext: m for m in _MODULES for ext in m.EXTENSIONS}
 SUPPORTED_EXTENSIONS = tuple(sorted(LOADERS))
 
@@ -41,6 +41,8 @@ def load_file(path: Path, limits: ParseLimits) -> LoadResult:
         raise SkipFile("empty file")
     if module is csv:
         result = csv.load(path, field_limit=limits.csv_field_limit, max_rows=limits.csv_max_rows)
+    elif module is xlsx:
+        result = xlsx.load(path, max_rows=limits.csv_max_rows)
     elif module is json:
         result = json.load(path, max_depth=limits.json_max_depth)
     elif module is pdf:

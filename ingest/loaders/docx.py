@@ -15,6 +15,7 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from ingest.errors import LoadError, SkipFile
+from ingest.loaders.ooxml import check_archive
 from ingest.units import LoadResult, Source, Unit
 
 PARSER_VERSION = "docx-1"
@@ -22,18 +23,10 @@ EXTENSIONS = (".docx",)
 
 _HEADING_STYLE = re.compile(r"^(?:Heading|Überschrift|Titre)\s*(\d)$", re.IGNORECASE)
 
-# A DOCX is a zip archive. Before anything is unpacked, its declared sizes are checked (Python's
-# zip reader never unpacks past them): a few-kilobyte "zip bomb" can otherwise expand to
-# gigabytes in the parser's memory.
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024
-MAX_RATIO = 200  # unpacked / packed, for archives that unpack to more than RATIO_FLOOR_BYTES
-RATIO_FLOOR_BYTES = 16 * 1024 * 1024
-MAX_PARTS = 10_000
-
 
 def load(path: Path) -> LoadResult:
     try:
-        _check_archive(path)
+        check_archive(path)
         document = docx.Document(str(path))
         units = list(_units(document))
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
@@ -41,25 +34,6 @@ def load(path: Path) -> LoadResult:
     if not units:
         raise SkipFile("no text in the document body")
     return LoadResult(units=units)
-
-
-def _check_archive(path: Path) -> None:
-    with zipfile.ZipFile(path) as archive:
-        parts = archive.infolist()
-    if len(parts) > MAX_PARTS:
-        raise LoadError(f"the archive holds {len(parts)} parts (limit {MAX_PARTS}): a zip bomb?")
-    unpacked = sum(part.file_size for part in parts)
-    packed = max(sum(part.compress_size for part in parts), 1)
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise LoadError(
-            f"the archive would unpack to {unpacked / 2**20:,.0f} MB "
-            f"(limit {MAX_UNPACKED_BYTES / 2**20:,.0f} MB): a zip bomb?"
-        )
-    if unpacked > RATIO_FLOOR_BYTES and unpacked / packed > MAX_RATIO:
-        raise LoadError(
-            f"the archive would unpack {unpacked / packed:,.0f} times its size "
-            f"(limit {MAX_RATIO}): a zip bomb?"
-        )
 
 
 def _units(document):

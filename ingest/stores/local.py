@@ -564,7 +564,7 @@ CREATE TABLE chunks (
     char_start INTEGER NOT NULL,
     char_end INTEGER NOT NULL,
     page INTEGER,
-    source TEXT NOT NULL       -- JSON: page, page_label, headings, table, rows, json_path, lines
+    source TEXT NOT NULL       -- JSON: the chunk's Source (ingest/units.py)
 );
 CREATE INDEX chunks_document ON chunks(document);
 """

@@ -117,7 +117,7 @@ CREATE TABLE {t}_chunks (
     char_start integer NOT NULL,
     char_end integer NOT NULL,
     page integer,
-    source jsonb NOT NULL,              -- page, page_label, headings, table, rows, json_path, lines
+    source jsonb NOT NULL,              -- the chunk's Source (ingest/units.py)
     length integer NOT NULL,            -- BM25 terms in the chunk
     embedding vector({d}) NOT NULL,
     spans integer[],                    -- sentence bounds, flattened start, end, start, end…
