@@ -102,18 +102,21 @@ def protocol_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def open_server(protocol_root):
-    """The real server without API keys, shared by the protocol tests: its URL."""
-    from .server import protocol_env, running_server
+def protocol_servers(protocol_root):
+    """The real server without API keys and the same with them (server.FULL_KEY,
+    server.DOCS_KEY), shared by the protocol tests and started side by side: their URLs."""
+    from .server import protocol_env, running_servers
 
-    with running_server(protocol_env(protocol_root, keys=False)) as (url, _):
-        yield url
+    envs = [protocol_env(protocol_root, keys=False), protocol_env(protocol_root, keys=True)]
+    with running_servers(envs) as ((open_url, _), (guarded_url, _)):
+        yield open_url, guarded_url
 
 
 @pytest.fixture(scope="session")
-def guarded_server(protocol_root):
-    """The same server with API keys (server.FULL_KEY, server.DOCS_KEY): its URL."""
-    from .server import protocol_env, running_server
+def open_server(protocol_servers) -> str:
+    return protocol_servers[0]
 
-    with running_server(protocol_env(protocol_root, keys=True)) as (url, _):
-        yield url
+
+@pytest.fixture(scope="session")
+def guarded_server(protocol_servers) -> str:
+    return protocol_servers[1]

@@ -50,33 +50,49 @@ def free_port() -> int:
 
 @contextmanager
 def running_server(env: dict[str, str], timeout_s: float = 300):
-    port = free_port()
-    log = Path(env["SOURCED_INDEX_DIR"]).parent / f"server-{port}.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [str(SOURCED), "serve", "--port", str(port)],
-            cwd=ROOT,
-            env={**os.environ, **env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"server not up in {timeout_s} s: {log.read_text()[-2000:]}")
-                time.sleep(0.25)
-            yield url, log
-        finally:
+    with running_servers([env], timeout_s) as ((url, log),):
+        yield url, log
+
+
+@contextmanager
+def running_servers(envs: list[dict[str, str]], timeout_s: float = 300):
+    """Start a server per environment, all at once (their models load side by side), and
+    yield their (url, log) once every one is ready."""
+    started = []
+    try:
+        for env in envs:
+            port = free_port()
+            log = Path(env["SOURCED_INDEX_DIR"]).parent / f"server-{port}.log"
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [str(SOURCED), "serve", "--port", str(port)],
+                    cwd=ROOT,
+                    env={**os.environ, **env},
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            started.append((process, f"http://127.0.0.1:{port}", log))
+        for process, url, log in started:
+            _wait_ready(process, url, log, timeout_s)
+        yield [(url, log) for _, url, log in started]
+    finally:
+        for process, _, _ in started:
             stop(process)
+
+
+def _wait_ready(process: subprocess.Popen, url: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server not up in {timeout_s} s: {log.read_text()[-2000:]}")
+        time.sleep(0.25)
 
 
 # The API keys of `guarded_server`: one reaching every index, one reaching only "docs".

@@ -12,7 +12,6 @@ import shutil
 import threading
 import time
 from collections import Counter
-from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -23,7 +22,7 @@ from app.settings import Settings
 from ingest.sync import run_ingest
 
 from .conftest import SAMPLE
-from .server import running_server
+from .server import running_servers
 
 CLIENTS = 32
 SECONDS = 20.0
@@ -90,10 +89,7 @@ def test_concurrent_asks_while_ingest_swaps_versions(tmp_path, embedder, store, 
         "SOURCED_LLM_QUEUE_SIZE": str(CLIENTS * 2),
         **database,
     }
-    with ExitStack() as servers:
-        started = [servers.enter_context(running_server(env))]
-        if store == "postgres":
-            started.append(servers.enter_context(running_server(env)))
+    with running_servers([env] * (2 if store == "postgres" else 1)) as started:
         urls = [url for url, _ in started]
         ports = [urlparse(url).port for url in urls]
         with httpx.Client(timeout=60) as warm:

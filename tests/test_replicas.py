@@ -17,7 +17,7 @@ from app.settings import Settings
 from ingest.sync import run_ingest
 
 from .conftest import SAMPLE
-from .server import SOURCED, running_server
+from .server import SOURCED, running_servers
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def replicas(tmp_path_factory, postgres):
     b_env = {**env, "SOURCED_INDEX_DIR": str(root / "b"), "SOURCED_LLM_BACKEND": "fake"}
     for folder in ("a", "b"):
         (root / folder).mkdir()
-    with running_server(a_env, timeout_s=600) as (a, _), running_server(b_env) as (b, _):
+    with running_servers([a_env, b_env], timeout_s=600) as ((a, _), (b, _)):
         yield a, b
 
 
@@ -86,10 +86,8 @@ def keyed_replicas(tmp_path_factory, postgres):
     }
     for folder in ("a", "b"):
         (root / folder).mkdir()
-    with (
-        running_server({**env, "SOURCED_INDEX_DIR": str(root / "a")}) as (a, _),
-        running_server({**env, "SOURCED_INDEX_DIR": str(root / "b")}) as (b, _),
-    ):
+    envs = [{**env, "SOURCED_INDEX_DIR": str(root / folder)} for folder in ("a", "b")]
+    with running_servers(envs) as ((a, _), (b, _)):
         yield a, b, env
 
 
