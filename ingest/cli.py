@@ -26,7 +26,7 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
 def add_commands(commands: argparse._SubParsersAction) -> None:
     ingest = commands.add_parser(
         "ingest",
-        help="index folders of documents (PDF, DOCX, CSV, JSON, Markdown, text)",
+        help="index folders of documents (PDF, DOCX, XLSX, PPTX, HTML, CSV, JSON, Markdown, text)",
         description="Index the files under PATH… into an index; re-runs only do what changed. "
         "The index mirrors the paths given: files no longer there are removed from it.",
     )
@@ -44,6 +44,21 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.add_argument("--quiet", action="store_true", help="no progress output")
     ingest.set_defaults(handler=_ingest)
+
+    watch = commands.add_parser(
+        "watch",
+        help="keep an index in sync with folders: sync after each change (Ctrl-C stops)",
+        description="Sync PATH… into an index now, then again whenever something under them "
+        "changes, once the folders have been quiet for --quiet-s seconds. The same incremental "
+        "rules and report as `sourced ingest`.",
+    )
+    watch.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folder or file")
+    watch.add_argument("--index", default="default", help="index name (default: %(default)s)")
+    watch.add_argument(
+        "--quiet-s", type=float, default=2.0, metavar="SECONDS",
+        help="wait this long after the last change before syncing (default: %(default)s)",
+    )  # fmt: skip
+    watch.set_defaults(handler=_watch)
 
     indexes = commands.add_parser("indexes", help="list indexes with document and chunk counts")
     indexes.add_argument("--json", action="store_true", help="print as JSON")
@@ -66,6 +81,31 @@ def _ingest(args: argparse.Namespace, settings: IngestSettings) -> int:
     else:
         print(report.summary())
     return EXIT_SOME_FAILED if report.exit_code else EXIT_OK
+
+
+def _watch(args: argparse.Namespace, settings: IngestSettings) -> int:
+    import logging
+    import time
+
+    from ingest.watch import FolderWatch
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("sourced").setLevel(logging.INFO)  # the watcher's own news
+    for path in args.paths:
+        if not path.exists():
+            print(f"error: no such file or folder: {path}", file=sys.stderr)
+            return EXIT_USAGE
+
+    def report(found) -> None:
+        print(f"[{time.strftime('%H:%M:%S')}] {found.summary()}", flush=True)
+
+    watcher = FolderWatch(args.paths, args.index, settings, quiet_s=args.quiet_s, on_sync=report)
+    print(f"watching {', '.join(str(p) for p in args.paths)} for index '{args.index}'", flush=True)
+    try:
+        watcher.run()
+    except KeyboardInterrupt:
+        watcher.stop()
+    return EXIT_OK
 
 
 def _indexes(args: argparse.Namespace, settings: IngestSettings) -> int:
@@ -120,11 +160,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m ingest PATH… [--index NAME]`: the same as `sourced ingest`."""
+    """`python -m ingest PATH… [--index NAME]`: the same as `sourced ingest` (and `python -m
+    ingest watch …`, `python -m ingest indexes` as `sourced watch`, `sourced indexes`)."""
     parser = argparse.ArgumentParser(prog="python -m ingest")
     commands = parser.add_subparsers(dest="command", required=True)
     add_commands(commands)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("ingest", "indexes", "-h", "--help"):
+    if not argv or argv[0] not in ("ingest", "watch", "indexes", "-h", "--help"):
         argv = ["ingest", *argv]
     return run(parser.parse_args(argv))
