@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 
 from ingest import cli as ingest_cli
 from ingest.settings import IngestSettings
@@ -28,6 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure-no-auth", action="store_true",
         help="allow a non-loopback address without API keys (anyone who can reach it may ask)",
     )  # fmt: skip
+    serve.add_argument(
+        "--watch",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        help="keep an index in sync with this folder while serving (repeatable)",
+    )
+    serve.add_argument(
+        "--watch-index",
+        default=None,
+        metavar="NAME",
+        help="the index --watch keeps in sync (default: SOURCED_DEFAULT_INDEX)",
+    )
     serve.set_defaults(handler=_serve)
 
     mcp = commands.add_parser(
@@ -132,13 +147,38 @@ def _serve(args: argparse.Namespace, _: IngestSettings) -> int:
         return 2
     if not keys.enabled and not is_loopback(host):
         logging.warning("serving on %s with no API keys (--insecure-no-auth)", host)
-    uvicorn.run(
-        create_app(settings, services=services),
-        host=host,
-        port=args.port or settings.port,
-        log_level="info",
-    )
+    watcher = _start_watching(args, settings, services) if args.watch else None
+    try:
+        uvicorn.run(
+            create_app(settings, services=services),
+            host=host,
+            port=args.port or settings.port,
+            log_level="info",
+        )
+    finally:
+        if watcher is not None:
+            watcher.stop()
     return 0
+
+
+def _start_watching(args: argparse.Namespace, settings, services):
+    """`serve --watch`: a FolderWatch in a thread of the server, with the server's embedder."""
+    import threading
+
+    from ingest.watch import FolderWatch
+
+    missing = [p for p in args.watch if not p.exists()]
+    if missing:
+        raise SystemExit(f"error: no such file or folder: {missing[0]}")
+    index = args.watch_index or settings.default_index
+
+    def report(found) -> None:
+        logging.info("watch: %s", found.summary().replace("\n", "; "))
+
+    watcher = FolderWatch(args.watch, index, settings, on_sync=report, embedder=services.embedder)
+    threading.Thread(target=watcher.run, name="watch", daemon=True).start()
+    logging.info("keeping index '%s' in sync with %s", index, ", ".join(map(str, args.watch)))
+    return watcher
 
 
 def _mcp(args: argparse.Namespace, _: IngestSettings) -> int:

@@ -49,15 +49,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(env: dict[str, str], timeout_s: float = 300):
-    with running_servers([env], timeout_s) as ((url, log),):
+def running_server(env: dict[str, str], timeout_s: float = 300, args: tuple[str, ...] = ()):
+    with running_servers([env], timeout_s, args) as ((url, log),):
         yield url, log
 
 
 @contextmanager
-def running_servers(envs: list[dict[str, str]], timeout_s: float = 300):
-    """Start a server per environment, all at once (their models load side by side), and
-    yield their (url, log) once every one is ready."""
+def running_servers(envs: list[dict[str, str]], timeout_s: float = 300, args: tuple[str, ...] = ()):
+    """Start a server per environment (with `args` after `sourced serve --port N`), all at
+    once (their models load side by side), and yield their (url, log) once every one is
+    ready."""
     started = []
     try:
         for env in envs:
@@ -65,7 +66,7 @@ def running_servers(envs: list[dict[str, str]], timeout_s: float = 300):
             log = Path(env["SOURCED_INDEX_DIR"]).parent / f"server-{port}.log"
             with log.open("w") as out:
                 process = subprocess.Popen(
-                    [str(SOURCED), "serve", "--port", str(port)],
+                    [str(SOURCED), "serve", "--port", str(port), *args],
                     cwd=ROOT,
                     env={**os.environ, **env},
                     stdout=out,

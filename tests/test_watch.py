@@ -154,3 +154,23 @@ def test_the_command_syncs_then_follows_changes(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert missing.returncode == 2 and "no such file or folder" in missing.stderr
+
+
+def test_serve_watch_keeps_the_served_index_in_sync(tmp_path):
+    import httpx
+
+    from .server import running_server
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE, docs)
+    env = {"SOURCED_INDEX_DIR": str(tmp_path / "indexes"), "SOURCED_LLM_BACKEND": "fake"}
+    with running_server(env, args=("--watch", str(docs), "--watch-index", "live")) as (url, log):
+
+        def found(question: str) -> list[str]:
+            reply = httpx.post(f"{url}/search", json={"query": question, "index": "live"})
+            return [p["document"] for p in reply.json().get("passages", [])]
+
+        wait_until(lambda: "faq.json" in found("How long does ingesting take?"))
+        (docs / "valves.md").write_text("# Valves\nThe quux valve opens at 7 bar.")
+        wait_until(lambda: found("When does the quux valve open?")[:1] == ["valves.md"])
+        assert "keeping index 'live' in sync with" in log.read_text()
