@@ -221,8 +221,6 @@ def is_loopback(host: str) -> bool:
 
 
 def _keys(args: argparse.Namespace, _: IngestSettings) -> int:
-    from pathlib import Path
-
     from app.keys import key_line, new_key, read_keys_file
     from app.settings import get_settings
 
@@ -375,8 +373,6 @@ def _page_range(text: str | None) -> dict[str, int]:
 
 
 def _eval(args: argparse.Namespace, _: IngestSettings) -> int:
-    from pathlib import Path
-
     from app.eval.cli import run_eval
 
     return run_eval(args, Path(args.dataset))

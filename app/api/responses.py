@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.conversation import ask_request
-from app.api.sources import citation_marks, footnotes, page_url, passage_link, title
+from app.api.sources import footnotes, page_url, url_citations
 from app.deps import PrincipalDep, ServicesDep, check_scope
 from app.errors import InvalidRequest, as_app_error
 from app.rag.pipeline import StreamEvent
@@ -164,21 +164,10 @@ class _Shell:
             **extra,
         )
 
-    def annotations(self, answer: AskResponse) -> list[dict[str, Any]]:
-        return [
-            {
-                "type": "url_citation",
-                "start_index": start,
-                "end_index": end,
-                "title": title(source),
-                "url": passage_link(self.page, self.request.model, source),
-            }
-            for start, end, source in citation_marks(answer.answer, answer.sources)
-        ]
-
     def message(self, answer: AskResponse) -> OutputMessage:
         text = answer.answer + footnotes(answer.sources)
-        part = OutputText(text=text, annotations=self.annotations(answer))
+        annotations = url_citations(answer.answer, answer.sources, self.page, self.request.model)
+        part = OutputText(text=text, annotations=annotations)
         return OutputMessage(id=self.message_id, status="completed", content=[part])
 
     def completed(self, answer: AskResponse) -> ResponseObject:

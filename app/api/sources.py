@@ -50,19 +50,25 @@ def citation_marks(content: str, sources: list[SourceOut]) -> list[tuple[int, in
     ]
 
 
-def chat_annotations(content: str, sources: list[SourceOut], page: str, index: str) -> list[dict]:
-    """OpenAI chat completions' annotations: a `url_citation` over each `[n]` mark."""
+def url_citations(content: str, sources: list[SourceOut], page: str, index: str) -> list[dict]:
+    """A `url_citation` over each `[n]` mark, in the Responses API's flat shape."""
     return [
         {
             "type": "url_citation",
-            "url_citation": {
-                "start_index": start,
-                "end_index": end,
-                "title": title(source),
-                "url": passage_link(page, index, source),
-            },
+            "start_index": start,
+            "end_index": end,
+            "title": title(source),
+            "url": passage_link(page, index, source),
         }
         for start, end, source in citation_marks(content, sources)
+    ]
+
+
+def chat_annotations(content: str, sources: list[SourceOut], page: str, index: str) -> list[dict]:
+    """The same as chat completions nest them: `{"type": …, "url_citation": {…}}`."""
+    return [
+        {"type": "url_citation", "url_citation": {k: v for k, v in c.items() if k != "type"}}
+        for c in url_citations(content, sources, page, index)
     ]
 
 
