@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import replace
 
 from ingest.errors import UsageError
-from ingest.units import Chunk, Source, Unit
+from ingest.units import Chunk, Source, Unit, boxes_within
 
 CHUNKER_VERSION = "tokens-1"
 
@@ -195,8 +195,11 @@ def _merge(units: list[Unit]) -> Unit:
 
 
 def _narrow(unit: Unit, start: int, end: int) -> Source:
-    """The unit's source, with the line range narrowed to the chunk's own lines."""
+    """The unit's source, with the line range narrowed to the chunk's own lines and the word
+    boxes to its own words (their offsets then index the chunk's text)."""
     source = unit.source
+    if source.boxes:
+        source = replace(source, boxes=boxes_within(source.boxes, start, end))
     if source.lines is None:
         return source
     first = source.lines[0] + unit.text.count("\n", 0, start)

@@ -36,6 +36,7 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     sentences_embedded: int = 0
+    ocr_pages: int = 0  # pages and images whose text was read by OCR
     seconds: float = 0.0
 
     @property
@@ -78,6 +79,8 @@ class IngestReport:
                 f"{self.chunks_reused} reused), {self.sentences_embedded} sentences embedded, "
                 f"in {self.seconds:.1f} s"
             )
+        if self.ocr_pages:
+            lines.append(f"  OCR: {self.ocr_pages} pages without a text layer read by OCR")
         for old, new in self.renamed:
             lines.append(f"  renamed: {old} → {new}")
         if self.unsupported:

@@ -80,6 +80,17 @@ class IngestSettings(BaseSettings):
     pdf_max_stream_mb: float = Field(
         75.0, gt=0, description="Largest decompressed PDF stream, in MB; larger ones fail the file."
     )
+    ocr: bool = Field(
+        True,
+        description="Read pages without a text layer (scans) and images (PNG, JPEG, TIFF) by "
+        "OCR; pages with a text layer are never OCR'd.",
+    )
+    ocr_page_s: float = Field(
+        60.0,
+        gt=0,
+        description="Time added to the parser's limits (wall clock and CPU) for each page it "
+        "reads by OCR.",
+    )
     sentence_vectors: bool = Field(
         True,
         description="Store every chunk sentence's vector, so answering embeds no source "

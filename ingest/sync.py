@@ -51,6 +51,7 @@ class _Job:
     file: FoundFile
     sha256: str
     previous: FileRecord | None
+    parser: str  # the version of the loader that reads it (parser_version)
 
 
 def index_spec(settings: IngestSettings) -> IndexSpec:
@@ -230,7 +231,7 @@ def _plan(
     progress.start("checking", len(files), "files")
     for file in files:
         progress.advance()
-        parser = parser_version(file.path)
+        parser = parser_version(file.path, settings.ocr)
         if parser is None:
             report.unsupported[file.extension] += 1
             continue
@@ -272,7 +273,7 @@ def _plan(
             _keep(kept, replace(record, mtime_ns=file.mtime_ns), report)
             continue
         indexed_before = record is not None and record.skipped is None
-        jobs.append(_Job(file, digest, record if indexed_before else None))
+        jobs.append(_Job(file, digest, record if indexed_before else None, parser))
         (report.updated if indexed_before else report.added).append(file.name)
     progress.finish()
     found = {file.name for file in files}
@@ -371,10 +372,14 @@ def _parse(
         settings.csv_max_rows,
         settings.pdf_max_pages,
         int(settings.pdf_max_stream_mb * 1_000_000),
+        settings.ocr,
     )
     progress.start("parsing", len(jobs), "files")
     resources = ParserResources(
-        settings.parse_timeout_s, settings.parse_cpu_s, settings.parse_memory_mb
+        settings.parse_timeout_s,
+        settings.parse_cpu_s,
+        settings.parse_memory_mb,
+        settings.ocr_page_s,
     )
     with ParseWorker(limits, resources) as worker:
         for job in jobs:
@@ -396,6 +401,7 @@ def _parse(
                 parsed[name] = (_record(job, [], [], skipped="no text"), [])
                 continue
             hand_over([c.text for c in chunks])
+            report.ocr_pages += outcome.result.ocr_pages
             warnings = [_scrub(w, job.file) for w in outcome.result.warnings]
             report.warnings.extend(FileIssue(name, w) for w in warnings)
             parsed[name] = (_record(job, chunks, warnings), chunks)
@@ -411,7 +417,7 @@ def _record(
         size=job.file.size,
         mtime_ns=job.file.mtime_ns,
         sha256=job.sha256,
-        parser=parser_version(job.file.path),
+        parser=job.parser,
         chunk_ids=[c.id for c in chunks],
         warnings=warnings,
         skipped=skipped,
@@ -420,9 +426,7 @@ def _record(
 
 def _failure(job: _Job, reason: str) -> Failure:
     file = job.file
-    return Failure(
-        file.name, file.size, file.mtime_ns, job.sha256, parser_version(file.path), reason
-    )
+    return Failure(file.name, file.size, file.mtime_ns, job.sha256, job.parser, reason)
 
 
 def _uncount(report: IngestReport, name: str) -> None:

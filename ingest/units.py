@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# A word read by OCR: its offsets in the text, and its box as fractions of the page image.
+Box = tuple[int, int, float, float, float, float]
+
 
 @dataclass(frozen=True)
 class Source:
@@ -22,6 +25,9 @@ class Source:
     rows: tuple[int, int] | None = None  # first and last row, as a spreadsheet numbers them
     json_path: str | None = None  # $.products[3]
     lines: tuple[int, int] | None = None  # first and last 1-based line (text, Markdown, JSONL)
+    # Text read by OCR: each word's (start, end, x0, y0, x1, y1), its offsets in the text and
+    # its box as fractions of the page image (ingest/loaders/ocr.py), to highlight a quote.
+    boxes: tuple[Box, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """The non-empty fields, JSON-ready."""
@@ -29,6 +35,8 @@ class Source:
         for key, value in asdict(self).items():
             if value is None or value == ():
                 continue
+            if key == "boxes":
+                value = [list(box) for box in value]
             out[key] = list(value) if isinstance(value, tuple) else value
         return out
 
@@ -38,6 +46,8 @@ class Source:
         for key in ("headings", "rows", "lines"):
             if key in fields and fields[key] is not None:
                 fields[key] = tuple(fields[key])
+        if fields.get("boxes"):
+            fields["boxes"] = tuple(tuple(box) for box in fields["boxes"])
         return cls(**fields)
 
     def locator(self) -> str:
@@ -64,6 +74,15 @@ class Source:
         return " · ".join(parts)
 
 
+def boxes_within(boxes: tuple[Box, ...], start: int, end: int) -> tuple[Box, ...]:
+    """The boxes of the words inside text[start:end], their offsets made relative to start."""
+    return tuple(
+        (max(s, start) - start, min(e, end) - start, *corners)
+        for s, e, *corners in boxes
+        if s < end and e > start
+    )
+
+
 def _span(word: str, span: tuple[int, int] | None) -> str:
     if span is None:
         return ""
@@ -88,6 +107,7 @@ class Unit:
 class LoadResult:
     units: list[Unit]
     warnings: list[str] = field(default_factory=list)
+    ocr_pages: int = 0  # pages (or images) whose text was read by OCR
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,20 @@ The parent sends a path, the child answers with the loader's result. The child r
 address-space limit (a parser that balloons gets a MemoryError) and a CPU-time limit per file (the
 kernel stops a parser that spins); when no answer comes within the wall-clock limit the child is
 killed. Either way the file is reported with its reason and a fresh child takes over the next file.
+Each page read by OCR adds its own allowance to both limits: a scanned book is slow, not stuck.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
 import signal
+import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from ingest.errors import LoadError, SkipFile
-from ingest.loaders import ParseLimits, load_file
+from ingest.loaders import ParseLimits, load_file, ocr
 from ingest.units import LoadResult
 
 # The child starts fresh (spawn): it must not inherit the parent's model threads or memory.
@@ -35,6 +37,7 @@ class ParserResources:
     timeout_s: float = 120.0  # wall clock per file
     cpu_s: int = 60  # CPU time per file
     memory_mb: int = 2048  # address space of the child process
+    ocr_page_s: float = 60.0  # wall clock and CPU time added for each page read by OCR
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,22 @@ class ParseWorker:
     def parse(self, path: Path) -> ParseOutcome:
         conn = self._ensure_started()
         conn.send(str(path))
-        timeout_s = self.resources.timeout_s
-        if not conn.poll(timeout_s):
-            self.close()
-            return ParseOutcome(failed=f"parser timed out after {timeout_s:g} s")
-        try:
-            kind, payload = conn.recv()
-        except (EOFError, OSError):
-            reason = self._death_reason()
-            self.close()
-            return ParseOutcome(failed=reason)
+        allowed_s = self.resources.timeout_s
+        deadline = time.monotonic() + allowed_s
+        while True:
+            if not conn.poll(max(deadline - time.monotonic(), 0)):
+                self.close()
+                return ParseOutcome(failed=f"parser timed out after {allowed_s:g} s")
+            try:
+                kind, payload = conn.recv()
+            except (EOFError, OSError):
+                reason = self._death_reason()
+                self.close()
+                return ParseOutcome(failed=reason)
+            if kind != "more":
+                break
+            deadline += payload  # a page is being read by OCR
+            allowed_s += payload
         if kind == "ok":
             return ParseOutcome(result=payload)
         if kind == "skip":
@@ -125,6 +134,12 @@ class ParseWorker:
 
 def _serve(conn: Connection, limits: ParseLimits, resources: ParserResources) -> None:
     _limit_memory(resources.memory_mb)
+
+    def allow_an_ocr_page() -> None:
+        _extend_cpu(resources.ocr_page_s)
+        conn.send(("more", resources.ocr_page_s))
+
+    ocr.on_page = allow_an_ocr_page
     conn.send("ready")
     while True:
         try:
@@ -157,6 +172,18 @@ def _limit_cpu_for_next_file(cpu_s: int) -> None:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = int(usage.ru_utime + usage.ru_stime) + cpu_s + 1
     _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if hard != resource.RLIM_INFINITY:
+        soft = min(soft, hard)
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
+def _extend_cpu(seconds: float) -> None:
+    if resource is None:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    if soft == resource.RLIM_INFINITY:
+        return
+    soft += int(seconds)
     if hard != resource.RLIM_INFINITY:
         soft = min(soft, hard)
     resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))

@@ -150,7 +150,18 @@ def write_all(folder: Path) -> dict[str, str]:
         "<style>p{}</style><nav>Home</nav></body></html>"
     )
     add("binary.html", "failed").write_bytes(bytes(range(256)) * 64)
+    image_bomb(add("pixel-bomb.png", "failed"))
+    add("zero-length.png", "skipped").write_bytes(b"")
+    add("not-an-image.jpg", "failed").write_bytes(b"\xff\xd8\xff" + bytes(range(256)) * 16)
     return expected
+
+
+def image_bomb(path: Path, side: int = 12_000) -> Path:
+    """A PNG of a few kilobytes that claims 144 megapixels (a decompression bomb)."""
+    from PIL import Image
+
+    Image.new("1", (side, side), 1).save(path, optimize=True)
+    return path
 
 
 def html_nested_deep(path: Path, depth: int = 200_000) -> Path:

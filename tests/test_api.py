@@ -262,7 +262,7 @@ def test_upload_adds_documents_and_they_can_be_asked(workspace, client):
     settings, docs = workspace
     files = [
         ("files", ("../../etc/Quux notes.md", b"# Quux\n\nThe quux valve opens at 7 bar.\n")),
-        ("files", ("picture.png", b"\x89PNG")),
+        ("files", ("program.exe", b"MZ\x90\x00")),
         ("files", ("empty.txt", b"")),
     ]
     response = client.post("/indexes/default/documents", files=files)
@@ -271,8 +271,8 @@ def test_upload_adds_documents_and_they_can_be_asked(workspace, client):
     results = {r["name"]: r for r in body["files"]}
     assert results["../../etc/Quux notes.md"]["status"] == "added"
     assert results["../../etc/Quux notes.md"]["document"] == "uploads/Quux notes.md"
-    assert results["picture.png"]["status"] == "rejected"
-    assert "unsupported type" in results["picture.png"]["reason"]
+    assert results["program.exe"]["status"] == "rejected"
+    assert "unsupported type" in results["program.exe"]["reason"]
     assert results["empty.txt"]["status"] == "skipped"
     stored = settings.index_dir / "default" / "uploads"
     assert sorted(p.name for p in stored.iterdir()) == ["Quux notes.md", "empty.txt"]

@@ -99,3 +99,17 @@ def test_table_rows_are_packed_whole(chunker):
 def test_chunk_size_over_the_window_is_refused(tokenizer):
     with pytest.raises(UsageError, match="exceeds the embedding model's window"):
         Chunker(tokenizer, chunk_size=300, chunk_overlap=30, max_tokens=WINDOW)
+
+
+def test_ocr_word_boxes_are_narrowed_to_each_chunks_words(chunker):
+    words = [f"word{i}" for i in range(600)]
+    text = " ".join(words)
+    boxes, position = [], 0
+    for i, word in enumerate(words):
+        boxes.append((position, position + len(word), i / 600, 0.1, (i + 0.5) / 600, 0.12))
+        position += len(word) + 1
+    chunks = chunker.chunk("scan.pdf", [Unit(text, Source(page=1, boxes=tuple(boxes)))])
+    assert len(chunks) > 2
+    for chunk in chunks:
+        read = [chunk.text[start:end] for start, end, *_ in chunk.source.boxes]
+        assert read == chunk.text.split()

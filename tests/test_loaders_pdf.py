@@ -30,7 +30,7 @@ def test_every_real_pdf_is_loaded_or_reported(info):
     try:
         result = pdf.load(path)
     except SkipFile as skip:
-        assert info["encrypted"] or "no extractable text" in skip.reason
+        assert info["encrypted"] or "none found by OCR either" in skip.reason
         return
     except LoadError as error:
         assert "017-unreadable-meta-data" in info["path"], error.reason
@@ -67,14 +67,18 @@ def test_encrypted_pdf_is_skipped_as_encrypted():
         pdf.load(PDFS / "005-libreoffice-writer-password" / "libreoffice-writer-password.pdf")
 
 
-def test_image_only_pdf_is_reported_not_indexed_empty():
-    with pytest.raises(SkipFile, match="no extractable text"):
+def test_image_only_pdf_of_a_picture_is_read_by_ocr_and_reported_not_indexed_empty():
+    # The shared image-only PDFs hold photographs and drawings: OCR finds no words in them.
+    with pytest.raises(SkipFile, match="none found by OCR either"):
         pdf.load(PDFS / "019-grayscale-image" / "grayscale-image.pdf")
+    with pytest.raises(SkipFile, match=r"no extractable text .* \(SOURCED_OCR is off\)"):
+        pdf.load(PDFS / "019-grayscale-image" / "grayscale-image.pdf", ocr=False)
 
 
 def test_pages_without_text_are_warned_about():
     result = pdf.load(PDFS / "007-imagemagick-images" / "imagemagick-images.pdf")
-    assert "no text on page 4 — scanned?" in result.warnings
+    assert "no text on page 4, none found by OCR either" in result.warnings
+    assert result.ocr_pages == 0
 
 
 def test_broken_pdfs_fail_with_a_reason(tmp_path: Path):

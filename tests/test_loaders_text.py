@@ -31,7 +31,7 @@ def test_plain_text_is_one_unit_with_its_lines(tmp_path: Path):
 
 
 def test_unknown_extensions_have_no_parser():
-    assert parser_version(Path("photo.png")) is None
+    assert parser_version(Path("photo.bmp")) is None
     assert parser_version(Path("README.MD")).startswith(text.PARSER_VERSION + "+")
 
 

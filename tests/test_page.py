@@ -136,12 +136,12 @@ def test_upload_a_file_then_ask_about_it(page, tmp_path):
     page.wait_for_selector("#index option", state="attached")
     note = tmp_path / "flux-capacitor.md"
     note.write_text("# Flux capacitor\n\nThe flux capacitor needs 1.21 gigawatts to operate.\n")
-    bad = tmp_path / "photo.png"
-    bad.write_bytes(b"\x89PNG")
+    bad = tmp_path / "program.exe"
+    bad.write_bytes(b"MZ\x90\x00")
     page.set_input_files("#files", [str(note), str(bad)])
     page.wait_for_selector("#uploads li.ok", timeout=60_000)
     results = page.inner_text("#uploads")
-    assert "flux-capacitor.md: added" in results and "photo.png: rejected" in results
+    assert "flux-capacitor.md: added" in results and "program.exe: rejected" in results
     ask(page, "How much power does the flux capacitor need?")
     assert "uploads/flux-capacitor.md" in page.locator(".card").first.inner_text()
 

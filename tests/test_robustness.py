@@ -75,6 +75,8 @@ def test_each_hostile_file_is_reported_as_expected(corpus_run):
     assert "NaN" in reasons["hostile/not-a-number.json"]
     assert "binary" in reasons["hostile/binary.txt"]
     assert reasons["hostile/zero-length.pdf"] == "empty file"
+    assert "megapixels" in reasons["hostile/pixel-bomb.png"]
+    assert "not a readable image" in reasons["hostile/not-an-image.jpg"]
     assert all(str(CORPORA) not in r and "/tmp" not in r for r in reasons.values())
 
 

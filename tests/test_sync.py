@@ -104,7 +104,7 @@ def test_bad_files_are_reported_by_name_and_the_rest_is_indexed(folder, settings
     (folder / "empty.txt").write_bytes(b"")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 broken beyond repair")
     (folder / "bad.json").write_text("{'single': 'quotes'}")
-    (folder / "picture.png").write_bytes(b"\x89PNG")
+    (folder / "picture.bmp").write_bytes(b"BM\x00\x00")
     shutil.copy(
         CORPORA / "pdf/005-libreoffice-writer-password/libreoffice-writer-password.pdf",
         folder / "locked.pdf",
@@ -116,7 +116,7 @@ def test_bad_files_are_reported_by_name_and_the_rest_is_indexed(folder, settings
     assert set(failed) == {"broken.pdf", "bad.json"}
     assert "invalid JSON" in failed["bad.json"]
     assert skipped == {"empty.txt": "empty file", "locked.pdf": "encrypted"}
-    assert report.unsupported == {".png": 1}
+    assert report.unsupported == {".bmp": 1}
     assert len(report.added) == len(list(SAMPLE.iterdir()))
     assert str(folder) not in report.summary()
 
@@ -165,7 +165,7 @@ def test_a_failure_is_retried_when_the_file_the_parser_or_the_user_says_so(
     parses.clear()
 
     newer = sync.parser_version
-    monkeypatch.setattr(sync, "parser_version", lambda path: newer(path) + "-next")
+    monkeypatch.setattr(sync, "parser_version", lambda path, ocr=True: newer(path, ocr) + "-next")
     assert ingest(folder, settings, embedder).failures_remembered == 0
     assert "bad.json" in parses
     monkeypatch.setattr(sync, "parser_version", newer)

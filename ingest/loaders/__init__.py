@@ -11,11 +11,13 @@ from pathlib import Path
 from types import ModuleType
 
 from ingest.errors import SkipFile
-from ingest.loaders import csv, docx, html, json, pdf, pptx, text, xlsx
+from ingest.loaders import csv, docx, html, image, json, pdf, pptx, text, xlsx
 from ingest.sanitize import SANITIZER_VERSION, strip_invisible
 from ingest.units import LoadResult
 
-_MODULES: tuple[ModuleType, ...] = (pdf, docx, pptx, xlsx, csv, json, text, html)
+_MODULES: tuple[ModuleType, ...] = (pdf, docx, pptx, xlsx, csv, json, text, html, image)
+# Formats whose text may be read by OCR: their version says whether it was.
+_OCR_MODULES = (pdf, image)
 LOADERS: dict[str, ModuleType] = {ext: m for m in _MODULES for ext in m.EXTENSIONS}
 SUPPORTED_EXTENSIONS = tuple(sorted(LOADERS))
 
@@ -27,12 +29,17 @@ class ParseLimits:
     csv_max_rows: int = 1_000_000
     pdf_max_pages: int = 5_000
     pdf_max_stream_bytes: int = 75_000_000
+    ocr: bool = True
 
 
-def parser_version(path: Path) -> str | None:
-    """The version of the loader that reads this file, or None when the type is unsupported."""
+def parser_version(path: Path, ocr: bool = True) -> str | None:
+    """The version of the loader that reads this file, or None when the type is unsupported.
+    Turning OCR on or off changes the version of the formats it reads, so they are re-read."""
     module = LOADERS.get(path.suffix.lower())
-    return f"{module.PARSER_VERSION}+{SANITIZER_VERSION}" if module else None
+    if module is None:
+        return None
+    version = f"{module.PARSER_VERSION}+{SANITIZER_VERSION}"
+    return version + ("+ocr" if ocr else "") if module in _OCR_MODULES else version
 
 
 def load_file(path: Path, limits: ParseLimits) -> LoadResult:
@@ -47,8 +54,13 @@ def load_file(path: Path, limits: ParseLimits) -> LoadResult:
         result = json.load(path, max_depth=limits.json_max_depth)
     elif module is pdf:
         result = pdf.load(
-            path, max_pages=limits.pdf_max_pages, max_stream_bytes=limits.pdf_max_stream_bytes
+            path,
+            max_pages=limits.pdf_max_pages,
+            max_stream_bytes=limits.pdf_max_stream_bytes,
+            ocr=limits.ocr,
         )
+    elif module is image:
+        result = image.load(path, ocr_enabled=limits.ocr)
     else:
         result = module.load(path)
     return _without_invisible(result)
@@ -63,4 +75,4 @@ def _without_invisible(result: LoadResult) -> LoadResult:
     if not removed:
         return result
     warning = f"removed {removed} invisible or control characters"
-    return LoadResult(units, [*result.warnings, warning])
+    return LoadResult(units, [*result.warnings, warning], result.ocr_pages)

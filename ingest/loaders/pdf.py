@@ -1,5 +1,9 @@
 """PDF: one unit per page, with its 1-based number and the page label the PDF prints.
-Running headers and footers ("User Guide - page 2" on every page) are left out."""
+Running headers and footers ("User Guide - page 2" on every page) are left out.
+
+A page without a text layer (a scan) is rendered and read by OCR (ingest/loaders/ocr.py), its
+words' boxes kept; a page that has a text layer is never OCR'd.
+"""
 
 import logging
 import math
@@ -12,9 +16,10 @@ from pypdf import PdfReader, apply_configuration
 from pypdf.errors import FileNotDecryptedError, LimitReachedError, PdfReadError
 
 from ingest.errors import LoadError, SkipFile
+from ingest.loaders import ocr
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "pdf-2"
+PARSER_VERSION = "pdf-3"
 EXTENSIONS = (".pdf",)
 
 # pypdf logs every recoverable oddity of a damaged file; the summary reports what matters.
@@ -28,10 +33,12 @@ _EDGE_LINES = 2  # lines looked at on each edge of a page
 _RUNNING_MAX_CHARS = 80
 
 
-def load(path: Path, max_pages: int = 5_000, max_stream_bytes: int = 75_000_000) -> LoadResult:
+def load(
+    path: Path, max_pages: int = 5_000, max_stream_bytes: int = 75_000_000, ocr: bool = True
+) -> LoadResult:
     try:
         with apply_configuration(**_stream_bounds(max_stream_bytes)):
-            return _load(path, max_pages)
+            return _load(path, max_pages, use_ocr=ocr)
     except LimitReachedError as exc:
         limit = f"{max_stream_bytes / 1_000_000:g} MB"
         raise LoadError(
@@ -54,13 +61,14 @@ def _stream_bounds(max_bytes: int) -> dict[str, int]:
     }
 
 
-def _load(path: Path, max_pages: int) -> LoadResult:
+def _load(path: Path, max_pages: int, use_ocr: bool) -> LoadResult:
     try:
         reader = PdfReader(path, strict=False)
         _unlock(reader)
         labels = _page_labels(reader)
         units: list[Unit] = []
         warnings: list[str] = []
+        scanned: list[int] = []  # pages without a text layer
         if len(reader.pages) > max_pages:
             warnings.append(
                 f"only the first {max_pages:,} of {len(reader.pages):,} pages were read "
@@ -72,13 +80,16 @@ def _load(path: Path, max_pages: int) -> LoadResult:
                 break
             text = (page.extract_text() or "").strip()
             if not text:
-                warnings.append(f"no text on page {number} — scanned?")
+                scanned.append(number)
+                if not use_ocr:
+                    warnings.append(f"no text on page {number} — scanned? (SOURCED_OCR is off)")
                 continue
-            label = labels[index] if index < len(labels) else None
-            source = Source(page=number, page_label=label if label != str(number) else None)
+            source = Source(page=number, page_label=_label(labels, number))
             units.append(Unit(text=text, source=source))
         texts = _without_running_lines([unit.text for unit in units])
         units = [replace(unit, text=text) for text, unit in zip(texts, units, strict=True)]
+        read = _read_scans(path, scanned, labels, warnings) if use_ocr and scanned else []
+        units = sorted(units + read, key=lambda unit: unit.source.page or 0)
     except (SkipFile, LoadError):
         raise
     except FileNotDecryptedError as exc:
@@ -86,9 +97,52 @@ def _load(path: Path, max_pages: int) -> LoadResult:
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         raise LoadError(f"not a readable PDF: {exc}") from exc
     if not units:
-        pages = sum(w.startswith("no text on page") for w in warnings)
-        raise SkipFile(f"no extractable text in {pages} page(s) — scanned or image-only PDF?")
-    return LoadResult(units=units, warnings=warnings)
+        if use_ocr:
+            raise SkipFile(f"no text in {len(scanned)} page(s), none found by OCR either")
+        raise SkipFile(
+            f"no extractable text in {len(scanned)} page(s) — scanned or image-only PDF? "
+            "(SOURCED_OCR is off)"
+        )
+    return LoadResult(units=units, warnings=warnings, ocr_pages=len(read) if use_ocr else 0)
+
+
+def _label(labels: list[str], number: int) -> str | None:
+    label = labels[number - 1] if number - 1 < len(labels) else None
+    return label if label != str(number) else None
+
+
+def _read_scans(
+    path: Path, numbers: list[int], labels: list[str], warnings: list[str]
+) -> list[Unit]:
+    """The pages without a text layer, rendered and read by OCR (pdfium renders them)."""
+    import pypdfium2 as pdfium
+
+    units = []
+    try:
+        document = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as exc:
+        warnings.append(f"pages without text could not be rendered for OCR: {exc}")
+        return []
+    try:
+        for number in numbers:
+            try:
+                page = document[number - 1]
+                # Rendered at the OCR resolution, a poster-sized page at the longest side read.
+                longest = max(*page.get_size(), 1.0)
+                scale = min(ocr.RENDER_DPI / 72, ocr.MAX_SIDE_PX / longest)
+                image = page.render(scale=scale).to_pil()
+            except (pdfium.PdfiumError, ValueError, MemoryError) as exc:
+                warnings.append(f"page {number} could not be rendered for OCR: {exc}")
+                continue
+            found = ocr.read_image(image)
+            if not found.text.strip():
+                warnings.append(f"no text on page {number}, none found by OCR either")
+                continue
+            source = Source(page=number, page_label=_label(labels, number), boxes=found.boxes)
+            units.append(Unit(text=found.text, source=source))
+    finally:
+        document.close()
+    return units
 
 
 def _without_running_lines(pages: list[str]) -> list[str]:
