@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -100,9 +101,13 @@ def _mcp_caller(ctx: Context) -> Principal:
 
 
 WEB = Path(__file__).resolve().parent / "web"
+# PDF.js is shipped as ES modules: a browser runs a module only when served as JavaScript.
+mimetypes.add_type("text/javascript", ".mjs")
 # Only the app's own files may run or load; nothing from documents or answers is fetched.
+# blob: images are the scanned pages the page fetched itself (with the API key) to show them.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "worker-src 'self'; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 

@@ -189,6 +189,11 @@ class ChunkOut(BaseModel):
     page: int | None = None
     locator: str
     text: str
+    # Text read by OCR: each word's [start, end, x0, y0, x1, y1], its offsets in `text` and its
+    # box as fractions of the page image, to highlight a quote on the page.
+    boxes: list[tuple[int, int, float, float, float, float]] = Field(default_factory=list)
+    # Whether GET /indexes/{name}/files/{document} can serve the original (a PDF or an image).
+    viewable: bool = False
 
 
 class ChunkContext(BaseModel):

@@ -25,6 +25,9 @@ class FileRecord:
     # Why the file is not indexed (encrypted, no text…), remembered so that an unchanged
     # file is not parsed again only to be skipped again.
     skipped: str | None = None
+    # Where the file was read from on the machine that ingested it, so that the app can show
+    # the cited page of the original (only while it is unchanged). Never shown to users.
+    origin: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Not dataclasses.asdict, which deep-copies field by field: a manifest holds a record

@@ -421,6 +421,7 @@ def _record(
         chunk_ids=[c.id for c in chunks],
         warnings=warnings,
         skipped=skipped,
+        origin=str(job.file.path),
     )
 
 

@@ -21,13 +21,20 @@ from .conftest import ROOT, SAMPLE
 SOURCED = Path(sys.executable).parent / "sourced"
 
 
-def sample_index(root: Path, name: str = "default", extra: dict[str, str] | None = None) -> Path:
-    """Copy the sample documents (plus `extra` files: name → text) under `root`, ingest them
-    into the index `name`, and return the index folder."""
+def sample_index(
+    root: Path, name: str = "default", extra: dict[str, str | bytes] | None = None
+) -> Path:
+    """Copy the sample documents (plus `extra` files: name → text or bytes) under `root`,
+    ingest them into the index `name`, and return the index folder."""
     docs = root / "docs"
     shutil.copytree(SAMPLE, docs)
-    for file_name, text in (extra or {}).items():
-        (docs / file_name).write_text(text)
+    for file_name, content in (extra or {}).items():
+        path = docs / file_name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
     index_dir = root / "indexes"
     run_ingest([docs], name, Settings(index_dir=index_dir, _env_file=None))
     return index_dir

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from .conftest import ROOT
+from .scans import PARAGRAPHS, scanned_pdf
 from .server import FULL_KEY, free_port, running_server, sample_index
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
@@ -24,7 +25,10 @@ The release manager signs off <script>window.__pwned = 1</script> every release.
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    index_dir = sample_index(tmp_path_factory.mktemp("page"), extra={"hostile.md": HOSTILE})
+    root = tmp_path_factory.mktemp("page")
+    scan = scanned_pdf(root / "scan.pdf", PARAGRAPHS)
+    extra = {"hostile.md": HOSTILE, "scans/warehouse-scan.pdf": scan.read_bytes()}
+    index_dir = sample_index(root, extra=extra)
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "fake"}
     with running_server(env) as (url, _):
         yield url
@@ -217,3 +221,65 @@ def test_a_passage_link_opens_the_page_at_the_passage_with_its_quote(browser, se
     assert "user-guide.pdf" in page.inner_text("#reader-title")
     assert page.inner_text("#reader .passage.asked mark") == best["quote"]["text"]
     context.close()
+
+
+def test_a_cited_pdf_opens_at_its_page_with_the_quote_highlighted(page, tmp_path):
+    page.wait_for_selector("#index option", state="attached")
+    ask(page, "How do I install Sourced?")
+    card = page.locator(".card").first
+    assert "user-guide.pdf" in card.inner_text()
+    cited_page = card.locator(".where").inner_text().split("·")[0].strip()  # "p. 2"
+    page.locator(".turn.assistant").last.locator(".cite").first.click()
+    view = page.locator("#reader .page-view[data-marks]")
+    view.wait_for(timeout=30_000)
+    assert f"p. {view.get_attribute('data-page')}" == cited_page
+    assert int(view.get_attribute("data-marks")) >= 1
+    # The highlight lies on the drawn page, and the page was drawn (not blank).
+    sheet = page.locator("#reader .page-sheet").bounding_box()
+    mark = page.locator("#reader .page-mark").first.bounding_box()
+    for start, size in (("x", "width"), ("y", "height")):
+        assert sheet[start] <= mark[start]
+        assert mark[start] + mark[size] <= sheet[start] + sheet[size] + 1
+    inked = page.evaluate(
+        """() => { const c = document.querySelector('#reader canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let dark = 0; for (let i = 0; i < d.length; i += 4) if (d[i] < 128) dark++;
+        return dark; }"""
+    )
+    assert inked > 1000, "the page's text was drawn"
+    # The passage's text still follows, its quote marked.
+    assert page.locator("#reader .passage.asked mark").count() == 1
+    page.locator("#reader .page-mark").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "cited-page.png"))
+    if os.environ.get("SOURCED_UPDATE_SCREENSHOT"):
+        page.screenshot(path=str(ROOT / "docs" / "cited-page.png"))
+
+
+def test_a_scanned_page_opens_with_the_ocr_words_highlighted(page, server):
+    found = httpx.post(f"{server}/search", json={"query": "fire assembly point car park"}).json()
+    best = found["passages"][0]
+    assert best["document"] == "scans/warehouse-scan.pdf"
+    start, end = best["quote"]["start"], best["quote"]["end"]
+    page.goto(f"{server}/#passage=default/{best['chunk_id']}&start={start}&end={end}")
+    view = page.locator("#reader .page-view[data-marks]")
+    view.wait_for(timeout=30_000)
+    assert view.get_attribute("data-page") == "2"
+    words = len(best["quote"]["text"].split())
+    assert int(view.get_attribute("data-marks")) == words
+
+
+def test_the_original_file_is_served_only_as_ingested(server, tmp_path):
+    files = f"{server}/indexes/default/files"
+    pdf = httpx.get(f"{files}/user-guide.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-disposition"].startswith("inline")
+    for path, why in [
+        ("release-notes.md", "not a PDF or an image"),
+        ("absent.pdf", "no document"),
+        ("..%2F..%2Fetc%2Fpasswd.pdf", "no document"),
+    ]:
+        response = httpx.get(f"{files}/{path}")
+        assert response.status_code == 404, path
+        assert why in response.json()["error"]["message"]
+    assert httpx.get(f"{server}/indexes/absent/files/user-guide.pdf").status_code == 404

@@ -1,4 +1,7 @@
+from pathlib import PurePosixPath
+
 from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import IndexName, PrincipalDep, ServicesDep, check_scope
@@ -27,3 +30,24 @@ async def chunk(
     """A chunk with its neighbouring chunks in the same document, to read a citation in place."""
     check_scope(principal, name)
     return await run_in_threadpool(services.search.passage_in_context, name, chunk_id, around)
+
+
+@router.get(
+    "/indexes/{name}/files/{document:path}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
+)
+async def original(
+    name: IndexName, document: str, services: ServicesDep, principal: PrincipalDep
+) -> FileResponse:
+    """The original file of a document of the index (a PDF or an image), exactly as it was
+    ingested, to show a cited page; 404 when it has changed or moved since."""
+    check_scope(principal, name)
+    path, media_type = await run_in_threadpool(services.search.original, name, document)
+    return FileResponse(
+        path,
+        media_type=media_type,
+        filename=PurePosixPath(document).name,
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, no-cache", "X-Content-Type-Options": "nosniff"},
+    )

@@ -9,10 +9,12 @@ tool and `GET /indexes/{name}/chunks/{id}`.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from app.errors import InvalidRequest, NotFound
 from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
+from app.rag.originals import is_viewable, original_file
 from app.rag.retriever import Filters, Retriever
 from app.schemas import (
     ChunkContext,
@@ -106,10 +108,16 @@ class PassageSearch:
                     page=c.source.page,
                     locator=c.source.locator(),
                     text=c.text,
+                    boxes=list(c.source.boxes),
+                    viewable=is_viewable(c.document),
                 )
                 for c in chunks
             ],
         )
+
+    def original(self, name: str, document: str) -> tuple[Path, str]:
+        """The original file of a document (a PDF or an image) and its media type."""
+        return original_file(self.library.get(name), name, document)
 
 
 def checked_top_k(settings: Settings, text: str, field: str, top_k: int | None) -> int:

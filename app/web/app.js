@@ -172,6 +172,7 @@ async function showPassage(index, chunkId, title, quote = null) {
   }
   const asked = body.chunks[body.position];
   $("reader-title").textContent = title || `${asked.document}${asked.locator ? " · " + asked.locator : ""}`;
+  if (asked.viewable) await showOriginal(reader, index, asked, quote);
   body.chunks.forEach((chunk, i) => {
     const passage = document.createElement("div");
     passage.className = "passage" + (i === body.position ? " asked" : "");
@@ -187,6 +188,38 @@ async function showPassage(index, chunkId, title, quote = null) {
     reader.append(passage);
   });
   reader.querySelector(".asked")?.scrollIntoView({ block: "nearest" });
+}
+
+// The cited page of a PDF (or the scanned image), the quote highlighted on it; the passage's
+// text follows below. When the original cannot be shown, a note says why.
+async function showOriginal(reader, index, chunk, quote) {
+  const url = `/indexes/${encodeURIComponent(index)}/files/${chunk.document.split("/").map(encodeURIComponent).join("/")}`;
+  const found = quote && chunk.text.slice(quote.start, quote.end);
+  const marked = found && (quote.text === undefined || found === quote.text)
+    ? { start: quote.start, end: quote.end, text: found, boxes: chunk.boxes }
+    : { start: 0, end: chunk.text.length, text: chunk.text, boxes: chunk.boxes };
+  const fetchFile = async (address) => {
+    const response = await api(address);
+    if (!response.ok) {
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.error ? body.error.message : `the file cannot be fetched (${response.status})`);
+    }
+    return response;
+  };
+  const holder = document.createElement("div");
+  holder.className = "original";
+  reader.append(holder);
+  try {
+    if (/\.pdf$/i.test(chunk.document) && chunk.page) {
+      await window.SourcedViewer.showPdfPage(holder, url, fetchFile, chunk.page, marked);
+    } else if (!/\.pdf$/i.test(chunk.document)) {
+      await window.SourcedViewer.showImage(holder, url, fetchFile, marked);
+    }
+  } catch (error) {
+    holder.replaceChildren(Object.assign(document.createElement("p"), {
+      className: "muted", textContent: `The page cannot be shown: ${error.message}`,
+    }));
+  }
 }
 
 // A link to a passage (the sources other clients show link here):
