@@ -54,3 +54,9 @@ PARAGRAPHS = [
         "Report every incident to the shift supervisor the same day.",
     ],
 ]
+
+
+def full_pages(count: int) -> list[list[str]]:
+    """Pages filled as printed pages are: 36 lines each, the paragraphs above over and over."""
+    lines = [line for paragraph in PARAGRAPHS for line in [*paragraph, ""]]
+    return [[lines[(page * 36 + i) % len(lines)] for i in range(36)] for page in range(count)]

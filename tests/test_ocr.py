@@ -18,7 +18,7 @@ from ingest.sync import run_ingest
 from ingest.worker import ParserResources, ParseWorker
 
 from .conftest import CountingEmbedder
-from .scans import PARAGRAPHS, scanned_page, scanned_pdf
+from .scans import PARAGRAPHS, full_pages, scanned_page, scanned_pdf
 
 
 def accuracy(read: str, known: str) -> float:
@@ -119,12 +119,15 @@ def test_a_blank_page_ends_with_its_reason(tmp_path: Path):
         image.load(path)
 
 
-def test_each_ocr_page_earns_the_parser_time(scan):
+def test_full_pages_are_read_under_the_parsers_limits_each_page_earning_its_time(tmp_path):
+    # Three full pages under the default address-space limit (2 GB), and one second for the
+    # file, which would never do for three pages of OCR: each page earns its own.
+    scan = scanned_pdf(tmp_path / "full.pdf", full_pages(3), dpi=150)
     limits = ParseLimits()
-    # One second for the file would never do for two pages of OCR; their allowance does.
     with ParseWorker(limits, ParserResources(timeout_s=1, cpu_s=1, ocr_page_s=60)) as worker:
         outcome = worker.parse(scan)
-    assert outcome.result is not None and outcome.result.ocr_pages == 2
+    assert outcome.result is not None, outcome.failed
+    assert outcome.result.ocr_pages == 3
     with ParseWorker(limits, ParserResources(timeout_s=1, cpu_s=1, ocr_page_s=0.01)) as worker:
         outcome = worker.parse(scan)
     assert outcome.failed and ("timed out" in outcome.failed or "CPU" in outcome.failed)
