@@ -144,6 +144,14 @@ class AskResponse(BaseModel):
     timings_ms: Timings
 
 
+class DocumentList(BaseModel):
+    """The documents of an index (for the page's filters)."""
+
+    index: str
+    version: str
+    documents: list[str]  # paths relative to the folder ingested, sorted
+
+
 class IndexOut(BaseModel):
     name: str
     version: str

@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import ROOT
 from .scans import PARAGRAPHS, scanned_pdf
-from .server import FULL_KEY, free_port, running_server, sample_index
+from .server import DOCS_KEY, FULL_KEY, free_port, running_server, sample_index
 
 playwright = pytest.importorskip("playwright.sync_api", reason="needs the test extra")
 CHROMIUM = shutil.which("chromium")
@@ -283,3 +283,50 @@ def test_the_original_file_is_served_only_as_ingested(server, tmp_path):
         assert response.status_code == 404, path
         assert why in response.json()["error"]["message"]
     assert httpx.get(f"{server}/indexes/absent/files/user-guide.pdf").status_code == 404
+
+
+def test_options_are_labelled_usable_by_keyboard_sent_and_kept_for_the_session(page):
+    page.wait_for_selector("#index option", state="attached")
+    page.wait_for_selector("#file-types input", state="attached")
+    page.focus("#options summary")
+    page.keyboard.press("Enter")
+    assert page.locator("#options").get_attribute("open") is not None
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "answer-mode"
+    # Found by their labels: the names a screen reader reads out.
+    page.get_by_label("Answer").select_option("extractive")
+    page.get_by_label("Retrieval").select_option("bm25")
+    page.get_by_label("Documents").fill("*.pdf")
+    page.get_by_label("pdf", exact=True).check()
+    page.get_by_label("from").fill("1")
+    page.get_by_label("to", exact=True).fill("3")
+    assert "quoted sentences only" in page.inner_text("#options-summary")
+    body = ask(page, "How do I install Sourced?")
+    assert body["answer_mode"] == "extractive" and body["retrieval_mode"] == "bm25"
+    assert body["filters"] == {
+        "documents": ["*.pdf"], "file_types": ["pdf"], "page_from": 1, "page_to": 3
+    }  # fmt: skip
+    assert "quoted from the sources" in page.locator(".turn.assistant .meta").last.inner_text()
+    for card in page.locator(".card").all():
+        where = card.locator(".where").inner_text()
+        assert ".pdf" in card.inner_text() and int(where.split()[1]) <= 3
+    page.reload()  # the same session keeps them
+    page.wait_for_selector("#file-types input", state="attached")
+    assert page.get_by_label("Answer").input_value() == "extractive"
+    assert page.get_by_label("pdf", exact=True).is_checked()
+    page.click("#options-reset")
+    body = ask(page, "How do I install Sourced?")
+    assert not {"answer_mode", "retrieval_mode", "filters"} & set(body)
+
+
+def test_originals_and_document_lists_need_a_key_that_reaches_the_index(guarded_server):
+    index = f"{guarded_server}/indexes/default"
+    assert httpx.get(f"{index}/files/user-guide.pdf").status_code == 401
+    docs_only = {"authorization": f"Bearer {DOCS_KEY}"}
+    for path in ("files/user-guide.pdf", "documents"):
+        response = httpx.get(f"{index}/{path}", headers=docs_only)
+        assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
+    full = {"authorization": f"Bearer {FULL_KEY}"}
+    assert httpx.get(f"{index}/files/user-guide.pdf", headers=full).content.startswith(b"%PDF")
+    listed = httpx.get(f"{index}/documents", headers=full).json()
+    assert "user-guide.pdf" in listed["documents"] and listed["index"] == "default"

@@ -5,7 +5,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from app.deps import IndexName, PrincipalDep, ServicesDep, check_scope
-from app.schemas import ERROR_RESPONSES, ChunkContext, IndexOut
+from app.schemas import ERROR_RESPONSES, ChunkContext, DocumentList, IndexOut
 
 router = APIRouter(responses=ERROR_RESPONSES)
 
@@ -17,6 +17,17 @@ async def indexes(services: ServicesDep, principal: PrincipalDep) -> list[IndexO
     versions = await run_in_threadpool(services.library.names)
     versions = [v for v in versions if principal.may_use(v.name)]
     return [IndexOut.of(v) for v in versions]
+
+
+@router.get("/indexes/{name}/documents", response_model=DocumentList)
+async def documents(
+    name: IndexName, services: ServicesDep, principal: PrincipalDep
+) -> DocumentList:
+    """The documents of an index, by their paths: what filters can name."""
+    check_scope(principal, name)
+    version = await run_in_threadpool(services.library.get, name)
+    paths = await run_in_threadpool(version.documents)
+    return DocumentList(index=name, version=version.version, documents=sorted(paths))
 
 
 @router.get("/indexes/{name}/chunks/{chunk_id}", response_model=ChunkContext)

@@ -279,7 +279,10 @@ async function ask(question) {
     const response = await api("/ask", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ question, index: $("index").value || undefined, history: state.history, stream: true }),
+      body: JSON.stringify({
+        question, index: $("index").value || undefined, history: state.history, stream: true,
+        ...window.SourcedOptions.request(),
+      }),
       signal: controller.signal,
     });
     if (!response.ok) {
@@ -343,7 +346,19 @@ $("conversation").addEventListener("click", (event) => {
   if (cite) openSource(Number(cite.dataset.n));
 });
 $("reader-close").addEventListener("click", () => { $("reader").hidden = true; });
-$("index").addEventListener("change", () => { state.history = []; });
+$("index").addEventListener("change", () => { state.history = []; loadDocuments(); });
+
+// The selected index's documents, for the options' filters.
+async function loadDocuments() {
+  const index = $("index").value;
+  if (!index) return;
+  try {
+    const response = await api(`/indexes/${encodeURIComponent(index)}/documents`);
+    if (response.ok) window.SourcedOptions.setDocuments((await response.json()).documents);
+  } catch {
+    // the filters still take typed globs
+  }
+}
 async function upload(files) {
   if (!files.length) return;
   const index = $("index").value || "default";
@@ -365,6 +380,7 @@ async function upload(files) {
     }
     await loadIndexes();
     $("index").value = index;
+    await loadDocuments();
   } catch (error) {
     list.replaceChildren(Object.assign(document.createElement("li"), {
       className: "bad", textContent: error.detail ? error.detail.message : "The upload failed.",
@@ -382,4 +398,4 @@ drop.addEventListener("drop", (event) => {
   upload([...event.dataTransfer.files]);
 });
 window.addEventListener("hashchange", openLinkedPassage);
-loadIndexes().then(openLinkedPassage);
+loadIndexes().then(() => Promise.all([openLinkedPassage(), loadDocuments()]));
