@@ -6,12 +6,19 @@ number KILL_AT_EVENT (0: never). KILL_EVENT_LOG, when set, gets one line per cou
 a first run maps the write path and later runs kill at each step of it. Used by test_kill.py:
 
     python tests/kill_at.py FOLDER --index NAME
+
+With --serve, runs are forked from one process that has made the heavy imports (torch,
+sentence-transformers: seconds each time) once: each line on stdin is a JSON request
+{"args": [...], "env": {...}, "stdout": PATH, "stderr": PATH}, and each line written back is
+that run's exit status (negative: the signal that ended it).
 """
 
+import json
 import os
 import runpy
 import signal
 import sys
+import traceback
 
 EVENTS = ("open", "os.rename", "os.mkdir", "os.remove", "shutil.rmtree", "sqlite3.connect")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT
@@ -51,5 +58,42 @@ def main() -> None:
     runpy.run_module("ingest", run_name="__main__", alter_sys=True)
 
 
+def serve() -> None:
+    import sentence_transformers  # noqa: F401 - imported once, before any fork
+    import torch  # noqa: F401
+
+    import ingest.cli  # noqa: F401
+
+    for line in sys.stdin:
+        request = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_forked_run(request))
+        _, status = os.waitpid(pid, 0)
+        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+        print(code, flush=True)
+
+
+def _forked_run(request: dict) -> int:
+    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), fd)
+    os.environ.update(request["env"])
+    sys.argv = ["kill_at.py", *request["args"]]
+    try:
+        main()
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+    else:
+        main()

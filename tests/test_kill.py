@@ -1,6 +1,7 @@
 """SIGKILL during a build never breaks the index: a loadable version stays current, and the
 next run completes and clears what the killed one left behind."""
 
+import json
 import os
 import signal
 import subprocess
@@ -158,14 +159,36 @@ KILL_POINTS = {  # name → the first event that matches (kind, path pattern)
 }
 
 
-def killable_ingest(folder: Path, index_dir: Path, **env: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(KILL_AT), str(folder), "--index", "docs"],
-        cwd=ROOT,
-        env={**os.environ, "SOURCED_INDEX_DIR": str(index_dir), "SOURCED_KEEP_VERSIONS": "1"} | env,
-        capture_output=True,
-        text=True,
-    )
+class KillableIngest:
+    """Ingest runs that can be killed at an event (kill_at.py), forked from one warm process."""
+
+    def __init__(self, folder: Path, index_dir: Path, logs: Path):
+        self.folder, self.logs = folder, logs
+        env = {**os.environ, "SOURCED_INDEX_DIR": str(index_dir), "SOURCED_KEEP_VERSIONS": "1"}
+        self.server = subprocess.Popen(
+            [sys.executable, str(KILL_AT), "--serve"],
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, **env: str) -> subprocess.CompletedProcess:
+        out, err = self.logs / "stdout", self.logs / "stderr"
+        args = [str(self.folder), "--index", "docs"]
+        request = {"args": args, "env": env, "stdout": str(out), "stderr": str(err)}
+        self.server.stdin.write(json.dumps(request) + "\n")
+        self.server.stdin.flush()
+        code = int(self.server.stdout.readline())
+        return subprocess.CompletedProcess(args, code, out.read_text(), err.read_text())
+
+    def __enter__(self) -> "KillableIngest":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.server.stdin.close()
+        self.server.wait(timeout=30)
 
 
 def event_numbers(log: Path) -> dict[str, int]:
@@ -190,25 +213,28 @@ def test_kills_at_each_step_of_writing_and_swapping(tmp_path, settings, embedder
     change = folder / "changing.md"
     change.write_text("# Changing\nThe first change of a note that keeps changing.")
     log = tmp_path / "events.log"
-    mapped = killable_ingest(folder, settings.index_dir, KILL_EVENT_LOG=str(log))
-    assert mapped.returncode == 0, mapped.stderr
-    numbers = event_numbers(log)
-    assert list(numbers.values()) == sorted(numbers.values()), "points are in write order"
+    with KillableIngest(folder, settings.index_dir, tmp_path) as ingest:
+        mapped = ingest.run(KILL_EVENT_LOG=str(log))
+        assert mapped.returncode == 0, mapped.stderr
+        numbers = event_numbers(log)
+        assert list(numbers.values()) == sorted(numbers.values()), "points are in write order"
 
-    for n, (point, number) in enumerate(numbers.items()):
-        before = open_index(settings.index_dir, "docs").version
-        text = f"# Changing\nChange number {n} of a note that keeps changing."
-        change.write_text(text)
-        killed = killable_ingest(folder, settings.index_dir, KILL_AT_EVENT=str(number))
-        assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
-        assert (docs / ".lock").exists()  # the lock file stays; the OS lock died with the writer
-        after = open_index(settings.index_dir, "docs").version
-        assert after in (before, f"v{int(before[1:]) + 1:06d}"), point
-        assert_a_good_version_is_current(settings.index_dir, embedder, {before, after})
+        for n, (point, number) in enumerate(numbers.items()):
+            before = open_index(settings.index_dir, "docs").version
+            text = f"# Changing\nChange number {n} of a note that keeps changing."
+            change.write_text(text)
+            killed = ingest.run(KILL_AT_EVENT=str(number))
+            assert killed.returncode == -signal.SIGKILL, (point, killed.stderr[-2000:])
+            # The lock file stays; the OS lock died with the writer.
+            assert (docs / ".lock").exists()
+            after = open_index(settings.index_dir, "docs").version
+            assert after in (before, f"v{int(before[1:]) + 1:06d}"), point
+            assert_a_good_version_is_current(settings.index_dir, embedder, {before, after})
 
-        # The next run is not refused by the stale lock, finishes, and clears every leftover.
-        run_ingest([folder], "docs", settings, embedder=embedder)
-        current = open_index(settings.index_dir, "docs")
-        assert [p.name for p in docs.iterdir() if p.name.startswith(".tmp-")] == [], point
-        assert sorted(p.name for p in docs.glob("v*")) == [current.version], point
-        assert [c.text for c in current.chunks() if c.document == "changing.md"] == [text], point
+            # The next run is not refused by the stale lock, finishes, and clears every leftover.
+            run_ingest([folder], "docs", settings, embedder=embedder)
+            current = open_index(settings.index_dir, "docs")
+            assert [p.name for p in docs.iterdir() if p.name.startswith(".tmp-")] == [], point
+            assert sorted(p.name for p in docs.glob("v*")) == [current.version], point
+            changed = [c.text for c in current.chunks() if c.document == "changing.md"]
+            assert changed == [text], point
