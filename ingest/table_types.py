@@ -1,0 +1,107 @@
+"""Column types for tables kept as tables: the text of a spreadsheet's or an export's cells,
+read as the numbers and dates they show.
+
+A column is typed when every one of its non-blank cells reads as that type, else it stays
+text (no cell is lost or guessed). Numbers may carry thousand separators (`1,234,567`,
+`1 234`), a currency (`$12.50`, `12,50 €`, `EUR 40`), a percent sign (`12%` is 12, the unit
+`%`), one unit shared by the column (`12 kg`), or parentheses for a negative (`(40)`). Dates
+are ISO, day/month/year or month/day/year (decided by the column: a first part above 12 means
+day first), or written out (`3 May 2024`, `May 3, 2024`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+
+BLANKS = {"", "-", "–", "—", "n/a", "na", "none", "null", "nan", "?"}
+_CURRENCY = r"[$€£¥₹]|usd|eur|gbp|chf|jpy"
+# Units a number may be written with (a column keeps one): a word after a number is
+# otherwise text ("3 May" is a date, not 3 of a unit "May").
+_UNITS = (
+    r"%|kg|g|mg|lbs?|t|km|m|cm|mm|mi|ft|in|h|hrs?|min|s|ms|days?|d|l|ml|kwh|kw|mw|gw|w|mph|"
+    r"km/h|°c|°f|kb|mb|gb|tb|pts?"
+)
+_NUMBER = re.compile(
+    rf"^(?P<neg>-|\()?\s*(?:(?P<pre>{_CURRENCY})\s*)?(?P<sign>[-+])?"
+    r"(?P<digits>\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?|\d+(?:[.,]\d+)?|\.\d+)"
+    rf"\s*(?P<post>{_UNITS}|{_CURRENCY})?\s*\)?$",
+    re.IGNORECASE,
+)
+_DATE_FORMATS = ("%Y-%m-%d", "%d %B %Y", "%d %b %Y", "%B %d, %Y", "%b %d, %Y", "%B %d %Y")
+_SLASHED = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+
+
+@dataclass(frozen=True)
+class TypedColumn:
+    name: str
+    type: str  # "integer", "number", "date" or "text"
+    values: list  # one per row: int, float, date, str, or None for a blank cell
+    unit: str | None = None  # what the numbers were written with: "%", "$", "kg"…
+
+
+def infer_column(name: str, cells: list[str]) -> TypedColumn:
+    """The column's type and its cells read as that type."""
+    present = [cell.strip() for cell in cells if not is_blank(cell)]
+    if present:
+        numbers = [read_number(cell) for cell in present]
+        units = {unit for _value, unit in (n for n in numbers if n is not None)}
+        if all(n is not None for n in numbers) and len(units) <= 1:
+            values = [None if is_blank(c) else read_number(c.strip())[0] for c in cells]
+            integer = all(isinstance(v, int) for v in values if v is not None)
+            return TypedColumn(name, "integer" if integer else "number", values, units.pop())
+        day_first = _day_first(present)
+        if day_first is not None:
+            values = [None if is_blank(c) else read_date(c.strip(), day_first) for c in cells]
+            if all(v is not None for v, c in zip(values, cells, strict=True) if not is_blank(c)):
+                return TypedColumn(name, "date", values)
+    return TypedColumn(name, "text", [None if is_blank(c) else c.strip() for c in cells])
+
+
+def is_blank(cell: str | None) -> bool:
+    return cell is None or cell.strip().lower() in BLANKS
+
+
+def read_number(cell: str) -> tuple[int | float, str | None] | None:
+    """The number a cell shows and the unit it is written with, or None."""
+    match = _NUMBER.match(cell.strip())
+    if match is None:
+        return None
+    digits = match["digits"]
+    if re.fullmatch(r"\d{1,3}(?:[,\u00a0\u202f ]\d{3})+(?:\.\d+)?", digits):
+        digits = re.sub(r"[,\u00a0\u202f ]", "", digits)  # thousand separators
+    elif "," in digits:
+        digits = digits.replace(",", ".")  # a decimal comma: 3,5
+    value: int | float = float(digits) if "." in digits else int(digits)
+    if match["neg"] or match["sign"] == "-":
+        if match["neg"] == "(" and not cell.strip().endswith(")"):
+            return None
+        value = -value
+    unit = match["pre"] or match["post"]
+    return value, unit.lower() if unit and unit.isalpha() else unit
+
+
+def read_date(cell: str, day_first: bool = False) -> date | None:
+    slashed = _SLASHED.match(cell)
+    if slashed:
+        first, second, year = (int(part) for part in slashed.groups())
+        day, month = (first, second) if day_first else (second, first)
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return None
+    for pattern in _DATE_FORMATS:
+        try:
+            return datetime.strptime(cell, pattern).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _day_first(cells: list[str]) -> bool | None:
+    """Whether slashed dates put the day first (None: these are not all dates)."""
+    day_first = any(int(m[1]) > 12 for m in map(_SLASHED.match, cells) if m)
+    if all(read_date(cell, day_first) is not None for cell in cells):
+        return day_first
+    return None

@@ -1,0 +1,94 @@
+"""The read-only check and the bounded run of SQL written for one table, on a real DuckDB."""
+
+from pathlib import Path
+
+import pytest
+
+from app.rag.table_sql import (
+    QueryFailed,
+    UnsafeQuery,
+    check_select,
+    restricted_connection,
+    run_select,
+)
+
+
+@pytest.fixture
+def connection():
+    connection = restricted_connection()
+    connection.execute("CREATE TABLE tickets (office VARCHAR, month VARCHAR, closed INTEGER)")
+    connection.execute(
+        "INSERT INTO tickets VALUES ('Berlin', 'May', 41), ('Berlin', 'June', 38), "
+        "('Paris', 'May', 29)"
+    )
+    return connection
+
+
+def test_a_select_over_the_table_runs_and_gives_its_rows(connection):
+    result = run_select(
+        connection,
+        "SELECT sum(closed) AS total FROM tickets WHERE office = 'Berlin' AND month = 'May'",
+        "tickets",
+    )
+    assert result.columns == ["total"] and result.rows == [(41,)] and not result.truncated
+    ranked = "WITH by_office AS (SELECT office, sum(closed) AS n FROM tickets GROUP BY office) "
+    ranked += "SELECT office FROM by_office ORDER BY n DESC LIMIT 1"
+    assert run_select(connection, ranked, "tickets").rows == [("Berlin",)]
+    union = "SELECT office FROM tickets UNION SELECT month FROM tickets"
+    assert len(run_select(connection, union, "tickets").rows) == 4
+
+
+@pytest.mark.parametrize(
+    ("sql", "why"),
+    [
+        ("INSERT INTO tickets VALUES ('Rome', 'May', 1)", "not INSERT"),
+        ("UPDATE tickets SET closed = 0", "not UPDATE"),
+        ("DELETE FROM tickets", "not DELETE"),
+        ("DROP TABLE tickets", "not DROP"),
+        ("CREATE TABLE x AS SELECT * FROM tickets", "not CREATE"),
+        ("ATTACH '/tmp/other.db' AS other", "not ATTACH"),
+        ("COPY tickets TO '/tmp/out.csv'", "not COPY"),
+        ("PRAGMA database_list", "not PRAGMA"),
+        ("SET enable_external_access = true", "not SET"),
+        ("SELECT 1; DROP TABLE tickets", "not 2 statements"),
+        ("SELECT * FROM tickets; SELECT 1", "not 2 statements"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "function"),
+        ("SELECT * FROM '/etc/passwd'", "only the table tickets"),
+        ("SELECT read_text('/etc/passwd')", "read_text"),
+        ("SELECT * FROM glob('/*')", "function"),
+        ("SELECT getenv('HOME')", "getenv"),
+        ("SELECT * FROM other", "not other"),
+        ("SELECT * FROM main.tickets", "only the table tickets"),
+        ("SELECT * FROM tickets, sqlite_master", "not sqlite_master"),
+        ("SELECT * FROM duckdb_settings()", "function"),
+        ("this is not sql at all (", "not valid SQL"),
+    ],
+)
+def test_anything_but_one_select_over_the_table_is_refused(connection, sql, why):
+    with pytest.raises(UnsafeQuery, match=why):
+        run_select(connection, sql, "tickets")
+    assert connection.execute("SELECT count(*) FROM tickets").fetchone() == (3,)
+
+
+def test_the_connection_itself_reaches_no_file_and_cannot_be_unlocked(tmp_path: Path):
+    secret = tmp_path / "secret.csv"
+    secret.write_text("a\n1\n")
+    connection = restricted_connection()
+    with pytest.raises(Exception, match="disabled|external access"):
+        connection.execute(f"SELECT * FROM read_csv('{secret}')").fetchall()
+    with pytest.raises(Exception, match="locked|lock_configuration"):
+        connection.execute("SET enable_external_access = true")
+
+
+def test_rows_and_time_are_bounded(connection):
+    result = run_select(connection, "SELECT * FROM tickets", "tickets", max_rows=2)
+    assert len(result.rows) == 2 and result.truncated
+    slow = "SELECT count(*) FROM tickets, range(100000000000) AS r(i)"
+    with pytest.raises((UnsafeQuery, QueryFailed)):
+        run_select(connection, slow, "tickets", timeout_s=0.5)
+
+
+def test_a_query_the_database_cannot_run_says_why_for_a_second_try(connection):
+    with pytest.raises(QueryFailed, match="nope"):
+        run_select(connection, "SELECT nope FROM tickets", "tickets")
+    assert check_select("select   Office from tickets", "tickets") == "SELECT Office FROM tickets"
