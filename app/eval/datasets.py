@@ -6,6 +6,9 @@
   [{"id", "question", "answers": [{"text"}], "is_impossible"?}]}]}]}. Each paragraph is a
   document of the corpus.
 
+- WikiTableQuestions: a folder with `questions.tsv` (id, utterance, context, targetValue) and
+  the tables it names under `csv/` (`load_wtq`). Each table is a document.
+
 The corpus is written as one text file per document into a cache folder, and ingested by the
 product's own pipeline, so evaluation measures exactly what users get.
 """
@@ -26,15 +29,15 @@ from ingest.errors import UsageError
 class Question:
     id: str
     text: str
-    answers: list[str] = field(default_factory=list)  # SQuAD: the gold answers
-    gold_document: str | None = None  # SQuAD: the paragraph's document id
+    answers: list[str] = field(default_factory=list)  # SQuAD, WTQ: the gold answers
+    gold_document: str | None = None  # SQuAD: the paragraph's id; WTQ: the table's path
     impossible: bool = False  # SQuAD v2.0: no answer in the paragraph
 
 
 @dataclass
 class Dataset:
     name: str
-    kind: str  # "beir" or "squad"
+    kind: str  # "beir", "squad" or "wtq"
     fingerprint: str  # changes when the dataset's files change
     documents: dict[str, str]  # document id → text written to the corpus file
     questions: list[Question]
@@ -94,6 +97,31 @@ def load_squad(path: Path) -> Dataset:
     version = "2.0" if any(q.impossible for q in questions) else "1.1"
     version = str(data.get("version", version)).lstrip("v")  # files say "v2.0" or "1.1"
     return Dataset(name, "squad", _fingerprint([path]), documents, questions, version=version)
+
+
+def load_wtq(folder: Path) -> Dataset:
+    """WikiTableQuestions: each question with its table (the document, by its path in the
+    folder) and its answer values (metrics.wtq_values)."""
+    from app.eval.metrics import wtq_values
+
+    path = folder / "questions.tsv"
+    if not path.is_file():
+        raise UsageError(f"{folder.name}: WikiTableQuestions folder without questions.tsv")
+    documents: dict[str, str] = {}
+    questions = []
+    with path.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE):
+            table = row["context"]
+            if table not in documents:
+                table_path = folder / table
+                if not table_path.is_file():
+                    raise UsageError(f"{folder.name}: question {row['id']} names {table}, absent")
+                documents[table] = table_path.read_text(encoding="utf-8")
+            answers = wtq_values(row["targetValue"])
+            questions.append(Question(row["id"], row["utterance"], answers, table))
+    tables = [folder / table for table in sorted(documents)]
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.name)
+    return Dataset(name, "wtq", _fingerprint([path, *tables]), documents, questions)
 
 
 def file_name(doc_id: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 import string
+import unicodedata
 from collections import Counter
 
 
@@ -72,3 +73,39 @@ def contains_answer(text: str, golds: list[str]) -> bool:
     """Whether the text holds one of the gold answers (both normalized)."""
     haystack = f" {normalize_answer(text)} "
     return any(f" {normalize_answer(g)} " in haystack for g in golds if normalize_answer(g))
+
+
+def wtq_values(field: str) -> list[str]:
+    """A WikiTableQuestions answer field as its values: `|` separates them, and `\\n`,
+    `\\p` and `\\\\` stand for a line break, `|` and a backslash."""
+    values, current, escaped = [], "", False
+    for ch in field:
+        if escaped:
+            current += {"n": "\n", "p": "|", "\\": "\\"}.get(ch, "\\" + ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == "|":
+            values.append(current)
+            current = ""
+        else:
+            current += ch
+    values.append(current + ("\\" if escaped else ""))
+    return values
+
+
+def denotation_match(predicted: list[str], target: list[str]) -> bool:
+    """WikiTableQuestions' scoring: the same set of values, numbers compared as numbers
+    (2 equals 2.0, 12,467 equals 12467) and strings after normalization (Unicode form, case,
+    surrounding white space and punctuation)."""
+    return {_denotation(v) for v in predicted} == {_denotation(v) for v in target}
+
+
+def _denotation(value: str) -> str | float:
+    text = unicodedata.normalize("NFKC", value).strip().lower()
+    text = text.strip(string.punctuation.replace("-", "").replace("%", "") + " ")
+    number = text.replace(",", "")
+    try:
+        return float(number)
+    except ValueError:
+        return " ".join(text.split())
