@@ -1,5 +1,6 @@
 """The read-only check and the bounded run of SQL written for one table, on a real DuckDB."""
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -8,9 +9,13 @@ from app.rag.table_sql import (
     QueryFailed,
     UnsafeQuery,
     check_select,
+    create_table,
     restricted_connection,
     run_select,
 )
+from ingest.table_types import infer_column
+
+from .conftest import ROOT
 
 
 @pytest.fixture
@@ -92,3 +97,38 @@ def test_a_query_the_database_cannot_run_says_why_for_a_second_try(connection):
     with pytest.raises(QueryFailed, match="nope"):
         run_select(connection, "SELECT nope FROM tickets", "tickets")
     assert check_select("select   Office from tickets", "tickets") == "SELECT Office FROM tickets"
+
+
+def test_typed_tables_are_made_from_messy_cells_with_their_row_numbers():
+    columns = [
+        infer_column("Supplier", ["Acme", "Globex", "Initech"]),
+        infer_column("Price", ["$1,200", "$950.50", ""]),
+        infer_column("Delivered", ["2024-05-03", "2024-05-09", "2024-06-01"]),
+        infer_column("row", ["a", "b", "c"]),  # a column named like the row numbers
+        infer_column("", ["x", "y", "z"]),
+    ]
+    connection = restricted_connection()
+    create_table(connection, "suppliers", columns, [2, 3, 4])
+    names = [c[0] for c in connection.execute("DESCRIBE suppliers").fetchall()]
+    assert names == ["row", "Supplier", "Price", "Delivered", "row (2)", "column 5"]
+    top = 'SELECT "Supplier", row FROM suppliers ORDER BY "Price" DESC NULLS LAST LIMIT 1'
+    assert run_select(connection, top, "suppliers").rows == [("Acme", 2)]
+    late = "SELECT count(*) FROM suppliers WHERE \"Delivered\" >= DATE '2024-05-05'"
+    assert run_select(connection, late, "suppliers").rows == [(2,)]
+
+
+def test_every_wikitablequestions_table_loads_typed():
+    folder = ROOT.parent / "shared" / "datasets" / "wtq-sample" / "csv"
+    if not folder.is_dir():
+        pytest.skip("../shared/datasets is not there")
+    connection = restricted_connection()
+    for n, path in enumerate(sorted(folder.rglob("*.csv"))):
+        with path.open(newline="", encoding="utf-8") as handle:
+            header, *rows = list(csv.reader(handle))
+        columns = [
+            infer_column(name, [row[i] if i < len(row) else "" for row in rows])
+            for i, name in enumerate(header)
+        ]
+        create_table(connection, f"t{n}", columns, list(range(2, len(rows) + 2)))
+        count = run_select(connection, f"SELECT count(*) FROM t{n}", f"t{n}").rows
+        assert count == [(len(rows),)], path.name

@@ -21,6 +21,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from ingest.table_types import TypedColumn
+
 # Functions that read files or the network, or report on the machine, by DuckDB's names.
 _FORBIDDEN_FUNCTION = re.compile(
     r"^(read_\w*|\w*_scan|scan_\w*|glob|sniff_csv|parquet_\w*|iceberg_\w*|delta_\w*|"
@@ -98,6 +100,45 @@ def restricted_connection():
     connection.execute("SET autoload_known_extensions = false")
     connection.execute("SET lock_configuration = true")
     return connection
+
+
+_SQL_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "date": "DATE", "text": "VARCHAR"}
+ROW_COLUMN = "row"  # the row number the file shows (a spreadsheet's, header = row 1)
+
+
+def create_table(connection, name: str, columns: list[TypedColumn], row_numbers: list[int]) -> None:
+    """A typed table of the columns, under their own names, with the file's row numbers in
+    ROW_COLUMN first (renamed from a column of that name, so no name is lost)."""
+    names = _unique([column.name for column in columns])
+    declared = ", ".join(
+        [f"{_quote(ROW_COLUMN)} BIGINT"]
+        + [f"{_quote(n)} {_SQL_TYPES[c.type]}" for n, c in zip(names, columns, strict=True)]
+    )
+    connection.execute(f"CREATE TABLE {_quote(name)} ({declared})")
+    rows = [
+        (number, *(column.values[i] for column in columns)) for i, number in enumerate(row_numbers)
+    ]
+    if rows:
+        marks = ", ".join("?" * (len(columns) + 1))
+        connection.executemany(f"INSERT INTO {_quote(name)} VALUES ({marks})", rows)
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names as the file has them; blank ones numbered, repeats and `row` suffixed."""
+    seen: set[str] = {ROW_COLUMN}
+    out = []
+    for i, name in enumerate(names, 1):
+        name = " ".join(name.split()) or f"column {i}"
+        candidate, n = name, 2
+        while candidate.lower() in seen:
+            candidate, n = f"{name} ({n})", n + 1
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 def run_select(
