@@ -67,6 +67,7 @@ def test_a_select_over_the_table_runs_and_gives_its_rows(connection):
         ("SELECT * FROM tickets, sqlite_master", "not sqlite_master"),
         ("SELECT * FROM duckdb_settings()", "function"),
         ("this is not sql at all (", "not valid SQL"),
+        ('SELECT "Closed FROM tickets', "not valid SQL"),  # an unterminated identifier
     ],
 )
 def test_anything_but_one_select_over_the_table_is_refused(connection, sql, why):

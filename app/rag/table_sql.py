@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import SqlglotError
 
 from ingest.table_types import TypedColumn
 
@@ -54,7 +54,7 @@ def check_select(sql: str, table: str) -> str:
     """The query, normalized, when it is one SELECT that reads only `table`; else UnsafeQuery."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="duckdb") if s is not None]
-    except ParseError as exc:
+    except SqlglotError as exc:  # a parse or a tokenizing error
         raise UnsafeQuery(f"not valid SQL: {_first_line(str(exc))}") from exc
     if len(statements) != 1:
         raise UnsafeQuery(f"one SELECT statement is allowed, not {len(statements)} statements")

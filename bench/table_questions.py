@@ -1,0 +1,100 @@
+"""Questions computed over a table, with the table given: WikiTableQuestions (the shared
+sample) answered by the configured LLM writing one checked SELECT per question.
+
+Each question's own table is read as the product reads cells (ingest/table_types.py), loaded
+into a locked DuckDB connection, and handed with the question to TableAnswerer; the answer's
+values are scored as the dataset's authors score them (app/eval/metrics.denotation_match).
+
+    python bench/table_questions.py [--limit 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import time
+
+from common import ROOT, machine, print_table, write_result
+
+from app.eval.datasets import load_wtq
+from app.eval.metrics import denotation_match
+from app.llm import create_llm
+from app.rag.table_answers import NotComputed, TableAnswerer
+from app.rag.table_questions import table_description
+from app.rag.table_sql import create_table, restricted_connection
+from app.settings import Settings
+from ingest.table_types import infer_column
+
+WTQ = ROOT.parent / "shared" / "datasets" / "wtq-sample"
+
+
+def load_table(connection, name: str, text: str):
+    header, *rows = list(csv.reader(io.StringIO(text)))
+    columns = [
+        infer_column(column, [row[i] if i < len(row) else "" for row in rows])
+        for i, column in enumerate(header)
+    ]
+    numbers = list(range(2, len(rows) + 2))
+    create_table(connection, name, columns, numbers)
+    return table_description(name, columns, numbers)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    args = parser.parse_args()
+    dataset = load_wtq(WTQ)
+    questions = dataset.questions[: args.limit]
+    settings = Settings(_env_file=None)
+    llm = create_llm(settings)
+    llm.load()
+    answerer = TableAnswerer(llm)
+    connection = restricted_connection()
+    tables: dict[str, tuple[str, str]] = {}
+    right = failed = retried = 0
+    seconds = []
+    for question in questions:
+        if question.gold_document not in tables:
+            name = f"t{len(tables)}"
+            description = load_table(connection, name, dataset.documents[question.gold_document])
+            tables[question.gold_document] = (name, description)
+        name, description = tables[question.gold_document]
+        started = time.perf_counter()
+        try:
+            answer = answerer.answer(question.text, connection, name, description)
+            right += denotation_match(answer.values, question.answers)
+            retried += answer.attempts > 1
+        except NotComputed:
+            failed += 1
+        seconds.append(time.perf_counter() - started)
+    count = len(questions)
+    result = {
+        "machine": machine(),
+        "model": llm.model,
+        "questions": count,
+        "accuracy": round(right / count, 4),
+        "not_computed": failed,
+        "retried": retried,
+        "seconds_per_question": round(sum(seconds) / count, 2),
+    }
+    print_table(
+        "WikiTableQuestions sample, table given",
+        ["model", "questions", "accuracy", "not computed", "retried", "s/question"],
+        [
+            [
+                llm.model,
+                count,
+                f"{right / count:.1%}",
+                failed,
+                retried,
+                result["seconds_per_question"],
+            ]
+        ],
+    )
+    out = write_result("table_questions", result)
+    print(f"wrote {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
