@@ -12,7 +12,6 @@ PDFs (their outcome and time), and whether each scanned page is found by a line 
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from ingest.loaders import pdf  # noqa: E402
 from ingest.settings import IngestSettings  # noqa: E402
 from ingest.stores.local import open_index  # noqa: E402
 from ingest.sync import run_ingest  # noqa: E402
-from tests.scans import scanned_pdf  # noqa: E402
+from tests.scans import accuracy, scanned_pdf  # noqa: E402
 
 SQUAD = ROOT.parent / "shared" / "datasets" / "squad-sample" / "dev-v1.1-sample.json"
 SHARED_PDFS = ROOT.parent / "shared" / "corpora" / "pdf"
@@ -58,17 +57,6 @@ def known_pages(count: int) -> list[list[str]]:
         for i in range(count)
         if lines[i * LINES_PER_PAGE : (i + 1) * LINES_PER_PAGE]
     ]
-
-
-def accuracy(read: str, known: str) -> tuple[float, float]:
-    """Characters right and words right, as shares of the known text (spacing aside)."""
-    a, b = " ".join(read.split()), " ".join(known.split())
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    chars = sum(m.size for m in matcher.get_matching_blocks()) / max(len(b), 1)
-    words_read, words_known = a.split(), b.split()
-    matcher = difflib.SequenceMatcher(None, words_read, words_known, autojunk=False)
-    words = sum(m.size for m in matcher.get_matching_blocks()) / max(len(words_known), 1)
-    return chars, words
 
 
 def read_scans(pages: list[list[str]], dpi: int, folder: Path) -> dict:

@@ -4,6 +4,7 @@ image-only PDF or an image. The OCR tests and bench/ocr.py read them back."""
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +61,14 @@ def full_pages(count: int) -> list[list[str]]:
     """Pages filled as printed pages are: 36 lines each, the paragraphs above over and over."""
     lines = [line for paragraph in PARAGRAPHS for line in [*paragraph, ""]]
     return [[lines[(page * 36 + i) % len(lines)] for i in range(36)] for page in range(count)]
+
+
+def accuracy(read: str, known: str) -> tuple[float, float]:
+    """Characters right and words right, as shares of the known text (spacing aside)."""
+    a, b = " ".join(read.split()), " ".join(known.split())
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    chars = sum(m.size for m in matcher.get_matching_blocks()) / max(len(b), 1)
+    words_read, words_known = a.split(), b.split()
+    matcher = difflib.SequenceMatcher(None, words_read, words_known, autojunk=False)
+    words = sum(m.size for m in matcher.get_matching_blocks()) / max(len(words_known), 1)
+    return chars, words

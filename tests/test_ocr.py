@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import io
 from pathlib import Path
 
@@ -19,15 +18,7 @@ from ingest.worker import ParserResources, ParseWorker
 
 from .conftest import CountingEmbedder
 from .scans import PARAGRAPHS, full_pages, scanned_page, scanned_pdf
-
-
-def accuracy(read: str, known: str) -> float:
-    """The share of the known characters read right (white space aside)."""
-    a, b = " ".join(read.split()), " ".join(known.split())
-    matched = sum(
-        m.size for m in difflib.SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks()
-    )
-    return matched / max(len(b), 1)
+from .scans import accuracy as read_right
 
 
 @pytest.fixture(scope="module")
@@ -156,3 +147,8 @@ def test_scans_are_ingested_searchable_with_boxes_per_chunk(scan, tmp_path: Path
     off = settings.model_copy(update={"ocr": False})
     report = run_ingest([docs], "scans", off, embedder=CountingEmbedder(model))
     assert {i.document for i in report.skipped} == {"notice.png", "scan.pdf"}
+
+
+def accuracy(read: str, known: str) -> float:
+    """The share of the known characters read right."""
+    return read_right(read, known)[0]

@@ -167,7 +167,8 @@ def _union(boxes) -> tuple[float, float, float, float]:
 
 def _layout(lines: list[_Line], width: int, height: int) -> OcrText:
     """The lines top to bottom (left to right within a row), as text with word boxes."""
-    lines.sort(key=lambda line: (round(line.corners[1] / _row_height(lines)), line.corners[0]))
+    row = _row_height(lines)
+    lines.sort(key=lambda line: (round(line.corners[1] / row), line.corners[0]))
     text, boxes = "", []
     previous: _Line | None = None
     for line in lines:
