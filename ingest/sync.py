@@ -17,7 +17,7 @@ import copy
 import time
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from ingest.stores import (
     check_index_name,
     open_store,
 )
+from ingest.tables import Table
 from ingest.units import Chunk
 from ingest.worker import ParserResources, ParseWorker
 
@@ -52,6 +53,15 @@ class _Job:
     sha256: str
     previous: FileRecord | None
     parser: str  # the version of the loader that reads it (parser_version)
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """A file read this run: its record, its chunks, and its tables kept as tables."""
+
+    record: FileRecord
+    chunks: list[Chunk]
+    tables: list[Table] = field(default_factory=list)
 
 
 def index_spec(settings: IngestSettings) -> IndexSpec:
@@ -166,10 +176,10 @@ def _sync(
             kept[job.file.name] = job.previous
     _find_renames(report, old, parsed)
 
-    records = {**kept, **{name: record for name, (record, _) in parsed.items()}}
+    records = {**kept, **{name: p.record for name, p in parsed.items()}}
     manifest = _manifest_change(old, records, failures)
     changed = report.added or report.updated or manifest.forgotten or rebuild or not previous
-    newly_skipped = any(record.skipped for record, _ in parsed.values())
+    newly_skipped = any(p.record.skipped for p in parsed.values())
     if not (changed or newly_skipped or upgrade or _failures_differ(failures, old.failures)):
         store.tidy(index, settings.keep_versions)
         report.documents, report.chunks = previous.document_count, previous.chunk_count
@@ -180,13 +190,15 @@ def _sync(
     indexed_before = old.indexed()
     removed = {n for n in manifest.forgotten if n in indexed_before}
     removed |= {n for n in parsed if n in indexed_before}
-    added = [chunk for name in sorted(parsed) for chunk in parsed[name][1]]
+    added = [chunk for name in sorted(parsed) for chunk in parsed[name].chunks]
+    tables = [table for name in sorted(parsed) for table in parsed[name].tables]
     report.chunks_new = len(added)
     report.chunks_reused = sum(1 for c in added if c.text in reuse)
     if upgrade:
         carried = [c for c in previous.chunks() if c.document not in removed]
         reuse.update(previous.reusable([c.text for c in carried]))
         added += carried
+        tables += previous.tables(set(previous.table_names()) - removed)
         removed |= set(previous.documents())
     dimension = _dimension(previous, embedded, embedder)
     vectors = np.empty((len(added), dimension), dtype=np.float32)
@@ -205,6 +217,7 @@ def _sync(
         vectors,
         sentences,
         replace=previous is None,
+        tables=tables,
     )
     progress.note(
         f"publishing {len(added)} chunks"
@@ -323,7 +336,7 @@ def _parse_and_embed(
     reuse: dict[str, Reusable],
     report: IngestReport,
     progress: Progress,
-) -> tuple[dict[str, tuple[FileRecord, list[Chunk]]], dict[str, np.ndarray]]:
+) -> tuple[dict[str, _Parsed], dict[str, np.ndarray]]:
     """Parse and chunk each job while a background thread embeds the new chunk texts (those
     the previous version has no vector for, which go into `reuse`); failures and skips are
     reported, never raised. Returns the parsed files and the new vectors by text."""
@@ -364,8 +377,8 @@ def _parse(
     hand_over: Callable[[list[str]], None],
     report: IngestReport,
     progress: Progress,
-) -> dict[str, tuple[FileRecord, list[Chunk]]]:
-    parsed: dict[str, tuple[FileRecord, list[Chunk]]] = {}
+) -> dict[str, _Parsed]:
+    parsed: dict[str, _Parsed] = {}
     limits = ParseLimits(
         settings.csv_field_limit,
         settings.json_max_depth,
@@ -392,19 +405,20 @@ def _parse(
                 issues.append(FileIssue(name, reason))
                 _uncount(report, name)
                 if outcome.skipped:
-                    parsed[name] = (_record(job, [], [], skipped=reason), [])
+                    parsed[name] = _Parsed(_record(job, [], [], skipped=reason), [])
                 continue
             chunks = chunker.chunk(name, outcome.result.units)
             if not chunks:
                 report.skipped.append(FileIssue(name, "no text"))
                 _uncount(report, name)
-                parsed[name] = (_record(job, [], [], skipped="no text"), [])
+                parsed[name] = _Parsed(_record(job, [], [], skipped="no text"), [])
                 continue
             hand_over([c.text for c in chunks])
             report.ocr_pages += outcome.result.ocr_pages
             warnings = [_scrub(w, job.file) for w in outcome.result.warnings]
             report.warnings.extend(FileIssue(name, w) for w in warnings)
-            parsed[name] = (_record(job, chunks, warnings), chunks)
+            tables = [table.in_document(name) for table in outcome.result.tables]
+            parsed[name] = _Parsed(_record(job, chunks, warnings), chunks, tables)
     progress.finish()
     return parsed
 
@@ -437,12 +451,10 @@ def _uncount(report: IngestReport, name: str) -> None:
             names.remove(name)
 
 
-def _find_renames(
-    report: IngestReport, old: Manifest, parsed: dict[str, tuple[FileRecord, list[Chunk]]]
-) -> None:
+def _find_renames(report: IngestReport, old: Manifest, parsed: dict[str, _Parsed]) -> None:
     removed_by_hash = {old.files[name].sha256: name for name in report.removed}
     for name in report.added:
-        record, _ = parsed[name]
+        record = parsed[name].record
         if record.skipped is None and record.sha256 in removed_by_hash:
             report.renamed.append((removed_by_hash[record.sha256], name))
 

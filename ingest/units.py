@@ -8,7 +8,10 @@ the API, so users can find the passage again.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ingest.tables import Table
 
 # A word read by OCR: its offsets in the text, and its box as fractions of the page image.
 Box = tuple[int, int, float, float, float, float]
@@ -108,6 +111,7 @@ class LoadResult:
     units: list[Unit]
     warnings: list[str] = field(default_factory=list)
     ocr_pages: int = 0  # pages (or images) whose text was read by OCR
+    tables: list[Table] = field(default_factory=list)  # also kept as tables (ingest/tables.py)
 
 
 @dataclass(frozen=True)

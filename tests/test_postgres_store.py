@@ -77,8 +77,8 @@ def test_rows_no_kept_version_sees_are_deleted(tmp_path, settings, database_url,
     index = store.open_index("docs")
     assert index.version == "v000005"
     with psycopg.connect(database_url) as conn:
-        rows = conn.execute(f"SELECT count(*) FROM {index.tables}_chunks").fetchone()[0]
-        files = conn.execute(f"SELECT count(*) FROM {index.tables}_files").fetchone()[0]
+        rows = conn.execute(f"SELECT count(*) FROM {index.prefix}_chunks").fetchone()[0]
+        files = conn.execute(f"SELECT count(*) FROM {index.prefix}_files").fetchone()[0]
     # The current version's chunks, plus the one changed chunk the version before it had.
     assert rows == index.chunk_count + 1
     assert files == len(index.manifest().files) + 1

@@ -268,3 +268,46 @@ def test_both_stores_rank_alike(folder, settings, database_url, embedder):
                     for kind, index in indexes.items()
                 }
                 assert found["local"] == found["postgres"], (question, mode, filters)
+
+
+def test_tables_are_kept_typed_and_follow_their_documents(folder, store_settings, store, embedder):
+    (folder / "prices.csv").write_text(
+        'Supplier,Price,Delivered\nAcme,"$1,250.00",2024-05-03\nBolt,$980.50,2024-05-17\n'
+        "Core,,2024-06-01\n"
+    )
+    (folder / "staff.json").write_text(
+        '{"offices": [{"city": "Berlin", "staff": 12}, {"city": "Lyon", "staff": 7}]}'
+    )
+    run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    first = store.open_index("docs").load()
+    sample = {"faq.json": ["$.faq"], "settings.csv": [""]}
+    assert first.table_names() == {**sample, "prices.csv": [""], "staff.json": ["$.offices"]}
+    prices = first.table("prices.csv", "")
+    assert [(c.name, c.type, c.unit) for c in prices.columns] == [
+        ("Supplier", "text", None),
+        ("Price", "number", "$"),
+        ("Delivered", "date", None),
+    ]
+    assert prices.columns[1].values == [1250.0, 980.5, None] and prices.row_numbers == [2, 3, 4]
+    assert str(prices.columns[2].values[0]) == "2024-05-03"
+    assert first.table("staff.json", "$.offices").columns[1].values == [12, 7]
+    assert first.table("prices.csv", "no such") is None
+    # The text chunks stay: retrieval still finds the rows.
+    assert any(c.document == "prices.csv" and "Acme" in c.text for c in first.chunks())
+
+    # A changed file's table is replaced, an unchanged one's carried, a removed one's gone;
+    # the reader of the earlier version keeps its own.
+    (folder / "prices.csv").write_text("Supplier,Price\nAcme,10\nBolt,12\nCore,14\n")
+    run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    second = store.open_index("docs")
+    assert second.table("prices.csv", "").columns[1].values == [10, 12, 14]
+    assert second.table("staff.json", "$.offices") == first.table("staff.json", "$.offices")
+    (folder / "staff.json").unlink()
+    run_ingest([folder], "docs", store_settings, embedder=embedder, store=store)
+    third = store.open_index("docs")
+    assert third.table_names() == {**sample, "prices.csv": [""]}
+    assert [t.label for t in third.tables(["prices.csv", "faq.json"])] == [
+        "faq.json · $.faq",
+        "prices.csv",
+    ]
+    assert first.table("prices.csv", "").columns[1].values == [1250.0, 980.5, None]

@@ -75,4 +75,4 @@ def _without_invisible(result: LoadResult) -> LoadResult:
     if not removed:
         return result
     warning = f"removed {removed} invisible or control characters"
-    return LoadResult(units, [*result.warnings, warning], result.ocr_pages)
+    return LoadResult(units, [*result.warnings, warning], result.ocr_pages, result.tables)

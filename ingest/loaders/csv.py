@@ -1,4 +1,5 @@
-"""CSV / TSV: header-aware rows as `column: value; …` text, numbered as a spreadsheet shows them.
+"""CSV / TSV: header-aware rows as `column: value; …` text, numbered as a spreadsheet shows them,
+and the whole file as a table (ingest/tables.py).
 
 Rows of one file share a group, so the chunker packs a few whole rows into one chunk.
 """
@@ -9,9 +10,10 @@ from pathlib import Path
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders.textio import decode_text
+from ingest.tables import read_table
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "csv-1"
+PARSER_VERSION = "csv-2"  # 2: also kept as a table
 EXTENSIONS = (".csv", ".tsv")
 
 _DELIMITERS = ",;\t|"
@@ -35,7 +37,9 @@ def load(path: Path, field_limit: int = 1_000_000, max_rows: int = 1_000_000) ->
             )
     if not units:
         raise SkipFile("no rows under the header")
-    return LoadResult(units=units, warnings=warnings)
+    names = list(dict.fromkeys(name for _, record in records for name in record))
+    table = read_table("", names, [(n, [r.get(k, "") for k in names]) for n, r in records])
+    return LoadResult(units=units, warnings=warnings, tables=[table] if table else [])
 
 
 def sniff_delimiter(text: str) -> str:

@@ -4,6 +4,8 @@ A JSON document is walked from the top: arrays yield one record per element (`$.
 small objects are one record, large objects are split by key. Nested values are flattened to
 `parent.child: value` lines. JSON Lines files yield one record per line, located by line number.
 Invalid JSON, NaN/Infinity and nesting deeper than the limit are rejected with the reason.
+An array of records (objects) is also kept as a table (ingest/tables.py): a column per key
+path, a row per element, numbered by its index.
 """
 
 import json
@@ -12,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import LoadError, SkipFile
+from ingest.tables import MIN_ROWS, Table, read_table
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "json-1"
+PARSER_VERSION = "json-2"  # 2: arrays of records also kept as tables
 EXTENSIONS = (".json", ".jsonl", ".ndjson")
 
 # An object whose flattened text is at most this long stays one record.
@@ -32,7 +35,25 @@ def load(path: Path, max_depth: int = 64) -> LoadResult:
     units = [Unit(text=text, source=Source(json_path=where)) for where, text in records(value)]
     if not units:
         raise SkipFile("no values in the document")
-    return LoadResult(units=units)
+    return LoadResult(units=units, tables=tables(value))
+
+
+def tables(value: Any, path: str = "$") -> list[Table]:
+    """The arrays of records in the value, outermost first, each as a table."""
+    records = isinstance(value, list) and all(isinstance(item, dict) for item in value)
+    if records and len(value) >= MIN_ROWS:
+        flat = [dict(_flatten(item, "")) for item in value]
+        names = list(dict.fromkeys(key for record in flat for key in record))
+        rows = [(i, [_cell(record.get(key)) for key in names]) for i, record in enumerate(flat)]
+        table = read_table(path, names, rows)
+        return [table] if table else []
+    if isinstance(value, dict):
+        return [t for key, child in value.items() for t in tables(child, _child_path(path, key))]
+    return []
+
+
+def _cell(text: str | None) -> str:
+    return "" if text is None or text == "null" else text
 
 
 def parse_json(data: bytes, max_depth: int = 64) -> Any:

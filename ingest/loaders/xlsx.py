@@ -1,6 +1,7 @@
 """XLSX: each sheet's rows as `column: value; …` text, with the sheet and the row number a
 spreadsheet shows, as for CSV. A sheet's first non-empty row is its header when its cells are
-distinct labels; otherwise rows read `value | value`. Formulas give the values last saved with
+distinct labels; otherwise rows read `value | value`. A sheet with a header is also kept as a
+table (ingest/tables.py). Formulas give the values last saved with
 them. Rows of one sheet share a group, so the chunker packs a few whole rows into one chunk.
 """
 
@@ -15,9 +16,10 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders.ooxml import check_archive
+from ingest.tables import Table, read_table
 from ingest.units import LoadResult, Source, Unit
 
-PARSER_VERSION = "xlsx-1"
+PARSER_VERSION = "xlsx-2"  # 2: sheets also kept as tables
 EXTENSIONS = (".xlsx", ".xlsm")
 
 MAX_COLUMNS = 1_000  # cells past this column are not read (a row's text stays bounded)
@@ -30,6 +32,7 @@ def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
         raise LoadError(f"not a readable XLSX file: {exc}") from exc
     units: list[Unit] = []
+    tables: list[Table] = []
     warnings: list[str] = []
     try:
         for sheet in workbook.worksheets:
@@ -37,8 +40,9 @@ def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
                 warnings.append(f"sheet '{sheet.title}' is hidden and was not read")
                 continue
             room = max_rows - len(units)
-            found, cut = _sheet_units(sheet, room)
+            found, table, cut = _sheet_units(sheet, room)
             units.extend(found)
+            tables.extend([table] if table else [])
             if cut:
                 warnings.append(
                     f"only the first {max_rows:,} rows were read (SOURCED_CSV_MAX_ROWS)"
@@ -50,13 +54,15 @@ def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
         workbook.close()
     if not units:
         raise SkipFile("no rows in any visible sheet")
-    return LoadResult(units=units, warnings=warnings)
+    return LoadResult(units=units, warnings=warnings, tables=tables)
 
 
-def _sheet_units(sheet, room: int) -> tuple[list[Unit], bool]:
-    """The sheet's rows as units (at most `room`), and whether rows were left unread."""
+def _sheet_units(sheet, room: int) -> tuple[list[Unit], Table | None, bool]:
+    """The sheet's rows as units (at most `room`), as a table when it has a header, and
+    whether rows were left unread."""
     units: list[Unit] = []
     header: list[str] | None = None
+    cells_by_row: list[tuple[int, list[str]]] = []
     group = f"sheet {sheet.title}"
     rows = sheet.iter_rows(min_row=1, max_col=MAX_COLUMNS, values_only=True)
     for number, row in enumerate(rows, start=1):
@@ -73,13 +79,22 @@ def _sheet_units(sheet, room: int) -> tuple[list[Unit], bool]:
             names = header + [f"column {i + 1}" for i in range(len(header), len(cells))]
             pairs = [f"{name}: {value}" for name, value in zip(names, cells, strict=False) if value]
             text = "; ".join(pairs)
+            cells_by_row.append((number, cells))
         else:
             text = " | ".join(value for value in cells if value)
         if len(units) >= room:
-            return units, True
+            return units, _table(sheet.title, header, cells_by_row[:-1]), True
         source = Source(sheet=sheet.title, rows=(number, number))
         units.append(Unit(text=text, source=source, group=group))
-    return units, False
+    return units, _table(sheet.title, header, cells_by_row), False
+
+
+def _table(title: str, header: list[str] | None, rows: list[tuple[int, list[str]]]) -> Table | None:
+    if not header:
+        return None
+    width = max([len(header), *(len(cells) for _, cells in rows)])
+    names = header + [f"column {i + 1}" for i in range(len(header), width)]
+    return read_table(title, names, rows)
 
 
 def _is_header(cells: list[str]) -> bool:

@@ -2,8 +2,8 @@
 
 A store holds named indexes. Each index has a current version, which readers open
 (`IndexReader`) and one writer at a time replaces by publishing a change (`IndexChange`): the
-documents it removes and the chunks it adds. A reader sees one version whole, before or after
-a publish, never half of one. Two stores implement this:
+documents it removes and the chunks (and tables: ingest/tables.py) it adds. A reader sees one
+version whole, before or after a publish, never half of one. Two stores implement this:
 
     local      versioned folders on this machine's disk (ingest/stores/local.py), the default
     postgres   PostgreSQL + pgvector, shared by app replicas and writers on many machines
@@ -27,6 +27,7 @@ import numpy as np
 from ingest.errors import IndexMismatchError, IndexNotFoundError, UsageError
 from ingest.manifest import Manifest, ManifestChange
 from ingest.sentence_index import ChunkSentences
+from ingest.tables import Table
 from ingest.units import Chunk
 from ingest.vectors import VectorIndexInfo
 
@@ -136,6 +137,7 @@ class IndexChange:
     vectors: np.ndarray | None = None  # row i for added[i]
     sentences: list[ChunkSentences] | None = None  # per added chunk; None: none stored
     replace: bool = False
+    tables: list[Table] = field(default_factory=list)  # of added documents, `document` set
 
     def __post_init__(self) -> None:
         if self.vectors is None:
@@ -229,6 +231,23 @@ class IndexReader(ABC):
     @abstractmethod
     def reusable(self, texts: list[str]) -> dict[str, Reusable]:
         """Of these chunk texts, those this version holds, with what can be reused of them."""
+
+    @abstractmethod
+    def table_names(self) -> dict[str, list[str]]:
+        """The tables this version keeps: each document's (that has any) table names, in
+        document order (cheap: no cell is read)."""
+
+    @abstractmethod
+    def table(self, document: str, name: str) -> Table | None:
+        """One kept table, whole; None when the document keeps none of that name."""
+
+    def tables(self, documents: Collection[str] | None = None) -> list[Table]:
+        """Every kept table of these documents (all documents when None)."""
+        found = []
+        for document, names in self.table_names().items():
+            if documents is None or document in documents:
+                found.extend(t for n in names if (t := self.table(document, n)) is not None)
+        return found
 
     def load(self) -> IndexReader:
         """Get ready to answer now, rather than on the first search."""

@@ -8,7 +8,8 @@
         meta.json          format, embedding model and dimension, chunking, counts, build time
         index.faiss        the vectors (inner product over unit vectors = cosine), row i = chunk i:
                            exact search, or an HNSW graph past SOURCED_ANN_MIN_CHUNKS (vectors.py)
-        chunks.sqlite      chunk i's id, document, text, offsets and provenance
+        chunks.sqlite      chunk i's id, document, text, offsets and provenance; the tables
+                           kept as tables (ingest/tables.py), as JSON, by document and name
         manifest.json      every ingested file: size, mtime, sha256, parser version, chunk ids
         bm25/              the BM25 term index over the chunk texts (numpy arrays and JSON)
         sentences/         every chunk's sentences and their vectors (sentence_index.py)
@@ -56,6 +57,7 @@ from ingest.stores.base import (
     Store,
     check_index_name,
 )
+from ingest.tables import Table
 from ingest.units import Chunk, Source
 
 FORMAT_VERSION = 1
@@ -311,6 +313,37 @@ class IndexVersion(IndexReader):
             for (text, row), vector in zip(rows.items(), vectors, strict=True)
         }
 
+    @cached_property
+    def _table_names(self) -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        for document, name in self._table_rows("SELECT document, name FROM tables ORDER BY rowid"):
+            names.setdefault(document, []).append(name)
+        return names
+
+    def table_names(self) -> dict[str, list[str]]:
+        return {document: list(names) for document, names in self._table_names.items()}
+
+    def table(self, document: str, name: str) -> Table | None:
+        found = self._table_rows(
+            "SELECT data FROM tables WHERE document = ? AND name = ?", (document, name)
+        )
+        return Table.from_json(found[0][0], document) if found else None
+
+    def stored_tables(self, keep: Collection[str] | None = None) -> list[tuple[str, str, str]]:
+        """(document, name, JSON) of the kept tables of these documents (all when None)."""
+        rows = self._table_rows("SELECT document, name, data FROM tables ORDER BY rowid")
+        return [r for r in rows if keep is None or r[0] in keep]
+
+    def _table_rows(self, sql: str, args: tuple = ()) -> list[tuple]:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.OperationalError:
+            if self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'tables'"
+            ).fetchone():
+                raise
+            return []  # written before tables were kept
+
     def close(self) -> None:
         if "_db" in self.__dict__:
             self._db.close()
@@ -356,8 +389,10 @@ def write_version(
     keep: int = 3,
     ann_min_chunks: int = 50_000,
     sentences: SentenceIndex | None = None,
+    tables: list[tuple[str, str, str]] = (),
 ) -> IndexVersion:
-    """Write a new version and make it current. The caller holds `write_lock(root, name)`."""
+    """Write a new version and make it current. The caller holds `write_lock(root, name)`.
+    `tables` are (document, name, JSON) of the tables kept (ingest/tables.py)."""
     if len(chunks) != len(vectors):
         raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
     if sentences is not None and len(sentences.offsets) != len(chunks) + 1:
@@ -370,7 +405,7 @@ def write_version(
 
     index, vector_info = vector_index.build(vectors, dimension, ann_min_chunks)
     faiss.write_index(index, str(tmp / "index.faiss"))
-    _write_chunks(tmp / "chunks.sqlite", chunks)
+    _write_chunks(tmp / "chunks.sqlite", chunks, tables)
     LexicalIndex.build([c.text for c in chunks], [c.document for c in chunks]).save(tmp / "bm25")
     _write_json(tmp / "manifest.json", manifest.to_dict())
     if sentences is not None:
@@ -523,6 +558,11 @@ class LocalStore(Store):
                 if stored is None and rows:
                     raise ValueError("the previous version has no sentences to keep")
                 sentences = sentences + (stored or [])
+        tables = [(t.document, t.name, t.to_json()) for t in change.tables]
+        if previous is not None:
+            documents = set(previous.table_names()) - change.removed
+            tables += previous.stored_tables(documents)
+        tables.sort(key=lambda t: t[0])  # stable: a document's tables in their order
         order = sorted(range(len(chunks)), key=lambda i: chunks[i].document)  # stable
         merged = np.concatenate(vectors)[order] if order else change.vectors
         return write_version(
@@ -538,6 +578,7 @@ class LocalStore(Store):
             sentences=None
             if sentences is None
             else SentenceIndex.gather([sentences[i] for i in order], change.dimension),
+            tables=tables,
         )
 
     def tidy(self, name: str, keep: int) -> None:
@@ -567,13 +608,20 @@ CREATE TABLE chunks (
     source TEXT NOT NULL       -- JSON: the chunk's Source (ingest/units.py)
 );
 CREATE INDEX chunks_document ON chunks(document);
+CREATE TABLE tables (
+    document TEXT NOT NULL,
+    name TEXT NOT NULL,        -- '' for a file that is one table, a sheet's name, a JSON path
+    data TEXT NOT NULL,        -- JSON: the table's typed columns and row numbers
+    PRIMARY KEY (document, name)
+);
 """
 
 
-def _write_chunks(path: Path, chunks: list[Chunk]) -> None:
+def _write_chunks(path: Path, chunks: list[Chunk], tables: list[tuple[str, str, str]]) -> None:
     db = sqlite3.connect(path)
     try:
         db.executescript(_SCHEMA)
+        db.executemany("INSERT INTO tables VALUES (?, ?, ?)", tables)
         db.executemany(
             "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (

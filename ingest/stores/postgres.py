@@ -59,6 +59,7 @@ from ingest.stores.postgres_writer import (
     create_tables,
     drop_retired,
 )
+from ingest.tables import Table
 from ingest.units import Chunk, Source
 from ingest.vectors import HNSW_EF_SEARCH, VectorIndexInfo
 
@@ -179,6 +180,7 @@ class PostgresStore(Store):
             publication = Publication(conn, tables, version, change.dimension)
             stats = publication.remove(change.removed, stats)
             stats = publication.add(change.added, change.vectors, change.sentences, stats)
+            publication.add_tables(change.tables)
             if fresh:
                 build_graph(conn, tables)
             publication.write_manifest(change.manifest, first=fresh)
@@ -258,7 +260,7 @@ class PostgresIndex(IndexReader):
     ):
         self.pool = pool
         self.name = name
-        self.tables = tables
+        self.prefix = tables  # its tables' names begin with this (postgres_schema.py)
         self._spec = IndexSpec(**spec)
         self._dimension = dimension
         self.number = version
@@ -291,9 +293,9 @@ class PostgresIndex(IndexReader):
             return conn.execute(self._sql(sql), params, binary=binary).fetchall()
 
     def _sql(self, sql: str) -> str:
-        for alias in "cdpf":
+        for alias in "cdpfx":
             sql = sql.replace(f"{{vis_{alias}}}", _VISIBLE.format(a=alias))
-        return sql.replace("{t}", self.tables)
+        return sql.replace("{t}", self.prefix)
 
     def manifest(self, paths: Collection[str] | None = None) -> Manifest:
         # One JSON array, parsed at once by orjson: a parse per row, for the several hundred
@@ -349,6 +351,25 @@ class PostgresIndex(IndexReader):
             )
         ]
         return self.chunks(rows), rows.index(row)
+
+    @cached_property
+    def _table_names(self) -> dict[str, list[str]]:
+        names: dict[str, list[str]] = {}
+        found = self._query("SELECT x.path, x.name FROM {t}_tables x WHERE {vis_x} ORDER BY x.ord")
+        for path, name in sorted(found, key=lambda r: r[0]):  # stable: each in its order
+            names.setdefault(path, []).append(name)
+        return names
+
+    def table_names(self) -> dict[str, list[str]]:
+        return {document: list(names) for document, names in self._table_names.items()}
+
+    def table(self, document: str, name: str) -> Table | None:
+        found = self._query(
+            "SELECT x.data FROM {t}_tables x WHERE x.path = %(path)s AND x.name = %(name)s "
+            "AND {vis_x}",
+            {"path": document, "name": name},
+        )
+        return Table.from_json(found[0][0], document) if found else None
 
     @cached_property
     def _documents(self) -> dict[str, tuple[int, int]]:

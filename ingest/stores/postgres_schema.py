@@ -10,7 +10,8 @@ Shared tables, created by migrations and numbered in `sourced_schema`:
     sourced_keys      API keys (hashed) and the indexes each reaches, for every replica
     sourced_rate      each key's rate-limit bucket, shared by every replica
 
-Each index has tables of its own (`<tables>_chunks`, `_docs`, `_terms`, …; see INDEX_TABLES),
+Each index has tables of its own (`<tables>_chunks`, `_docs`, `_terms`, `_tables` (the
+documents' tables kept as tables), …; see INDEX_TABLES),
 so its vectors have their own HNSW graph and a query never scans another index's rows. Rows
 carry the version that added them and the one that removed them: a reader of version v sees
 exactly the rows with added_in <= v < removed_in, whatever is published meanwhile.
@@ -25,7 +26,7 @@ import psycopg
 from ingest.errors import IndexMismatchError, SourcedError
 from ingest.lexical import BM25_B, BM25_K1
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 PGVECTOR_MIN = (0, 8, 0)  # iterative index scans, so filtered HNSW queries return enough rows
 POSTGRES_MIN = 14  # multiranges, in which document filters travel
 _MIGRATION_LOCK = 0x5C0_12CE  # the advisory lock taken while migrating
@@ -50,6 +51,26 @@ def _order_postings(conn: psycopg.Connection) -> None:
     for (tables,) in conn.execute("SELECT tables FROM sourced_indexes").fetchall():
         conn.execute(POSTINGS_INDEX.format(t=tables))
         conn.execute(f"ALTER TABLE {tables}_terms DROP CONSTRAINT IF EXISTS {tables}_terms_pkey")
+
+
+# The tables kept as tables (ingest/tables.py), as JSON text: read whole, one at a time.
+TABLES_TABLE = """
+CREATE TABLE IF NOT EXISTS {t}_tables (
+    path text NOT NULL,
+    name text NOT NULL,                 -- '' for a file that is one table, a sheet, a JSON path
+    ord integer NOT NULL,               -- position among its document's tables
+    data text NOT NULL,
+    added_in integer NOT NULL,
+    removed_in integer
+);
+CREATE INDEX IF NOT EXISTS {t}_tables_path ON {t}_tables (path, name);
+"""
+
+
+def _keep_tables(conn: psycopg.Connection) -> None:
+    """Schema 4: every existing index gets a table for its documents' tables."""
+    for (tables,) in conn.execute("SELECT tables FROM sourced_indexes").fetchall():
+        conn.execute(TABLES_TABLE.format(t=tables))
 
 
 # Each migration takes the database from the version before it to its own number: SQL, or a
@@ -93,6 +114,7 @@ CREATE TABLE sourced_rate (
 );
 """,
     3: _order_postings,
+    4: _keep_tables,
 }
 
 # One index's tables; {t} is its prefix, {d} its vectors' dimension.
@@ -159,6 +181,7 @@ CREATE TABLE {t}_files (
 );
 CREATE INDEX ON {t}_files (path);
 """
+    + TABLES_TABLE
 )
 
 # Built once the first rows are in (postgres_writer.build_graph); later rows join it as added.
@@ -167,7 +190,7 @@ INDEX_GRAPH = (
     "WITH (m = 16, ef_construction = 64)"
 )
 
-INDEX_TABLE_NAMES = ("chunks", "docs", "terms", "doc_terms", "df", "files")
+INDEX_TABLE_NAMES = ("chunks", "docs", "terms", "doc_terms", "df", "files", "tables")
 
 
 class DatabaseError(SourcedError):

@@ -20,6 +20,7 @@ from ingest.lexical import terms
 from ingest.manifest import ManifestChange
 from ingest.sentence_index import ChunkSentences
 from ingest.stores.postgres_schema import INDEX_GRAPH, INDEX_TABLE_NAMES, INDEX_TABLES
+from ingest.tables import Table
 from ingest.units import Chunk
 
 _BINARY = "FROM STDIN (FORMAT BINARY)"
@@ -50,6 +51,10 @@ class Publication:
         if not documents:
             return stats
         t, v = self.t, self.v
+        self.conn.execute(
+            f"UPDATE {t}_tables SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL",
+            (v, list(documents)),
+        )
         gone = self.conn.execute(
             f"UPDATE {t}_docs SET removed_in = %s WHERE path = ANY(%s) AND removed_in IS NULL "
             "RETURNING doc, length, chunks",
@@ -209,6 +214,12 @@ class Publication:
             f"docs = {t}_df.docs + EXCLUDED.docs"
         )
 
+    def add_tables(self, tables: list[Table]) -> None:
+        copy = f"COPY {self.t}_tables (path, name, ord, data, added_in) FROM STDIN"
+        with self.conn.cursor() as cur, cur.copy(copy) as cp:
+            for ord_, table in enumerate(tables):
+                cp.write_row((table.document, table.name, ord_, table.to_json(), self.v))
+
     def write_manifest(self, change: ManifestChange, first: bool = False) -> None:
         """Only the records that change are written: the old row of a changed or forgotten
         file is marked removed in this version, and the new one added."""
@@ -238,7 +249,7 @@ class Publication:
             "AND d.removed_in <= %s",
             (oldest,),
         )
-        for table in ("docs", "files"):
+        for table in ("docs", "files", "tables"):
             self.conn.execute(f"DELETE FROM {t}_{table} WHERE removed_in <= %s", (oldest,))
         self.conn.execute(f"DELETE FROM {t}_df WHERE chunks <= 0 AND docs <= 0")
 
