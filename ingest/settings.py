@@ -74,6 +74,9 @@ class IngestSettings(BaseSettings):
     csv_max_rows: int = Field(
         1_000_000, ge=1, description="Rows read from one CSV or XLSX file; the rest are left out."
     )
+    table_max_rows: int = Field(
+        100_000, ge=0, description="Largest table kept as a table (its text is read anyway)."
+    )
     pdf_max_pages: int = Field(
         5_000, ge=1, description="Pages read from one PDF file; the rest are left out."
     )

@@ -386,6 +386,7 @@ def _parse(
         settings.pdf_max_pages,
         int(settings.pdf_max_stream_mb * 1_000_000),
         settings.ocr,
+        settings.table_max_rows,
     )
     progress.start("parsing", len(jobs), "files")
     resources = ParserResources(

@@ -43,18 +43,20 @@ class TypedColumn:
 
 def infer_column(name: str, cells: list[str]) -> TypedColumn:
     """The column's type and its cells read as that type."""
-    present = [cell.strip() for cell in cells if not is_blank(cell)]
+    # Each distinct cell is read once: a column of a million rows repeats most of its cells.
+    present = list(dict.fromkeys(cell.strip() for cell in cells if not is_blank(cell)))
     if present:
-        numbers = [read_number(cell) for cell in present]
-        units = {unit for _value, unit in (n for n in numbers if n is not None)}
-        if all(n is not None for n in numbers) and len(units) <= 1:
-            values = [None if is_blank(c) else read_number(c.strip())[0] for c in cells]
+        numbers = {cell: read_number(cell) for cell in present}
+        units = {n[1] for n in numbers.values() if n is not None}
+        if None not in numbers.values() and len(units) <= 1:
+            values = [None if is_blank(c) else numbers[c.strip()][0] for c in cells]
             integer = all(isinstance(v, int) for v in values if v is not None)
             return TypedColumn(name, "integer" if integer else "number", values, units.pop())
         day_first = _day_first(present)
         if day_first is not None:
-            values = [None if is_blank(c) else read_date(c.strip(), day_first) for c in cells]
-            if all(v is not None for v, c in zip(values, cells, strict=True) if not is_blank(c)):
+            dates = {cell: read_date(cell, day_first) for cell in present}
+            if None not in dates.values():
+                values = [None if is_blank(c) else dates[c.strip()] for c in cells]
                 return TypedColumn(name, "date", values)
     return TypedColumn(name, "text", [None if is_blank(c) else c.strip() for c in cells])
 
@@ -83,6 +85,11 @@ def read_number(cell: str) -> tuple[int | float, str | None] | None:
 
 
 def read_date(cell: str, day_first: bool = False) -> date | None:
+    if len(cell) == 10 and cell[4] == "-":
+        try:
+            return date.fromisoformat(cell)
+        except ValueError:
+            pass
     slashed = _SLASHED.match(cell)
     if slashed:
         first, second, year = (int(part) for part in slashed.groups())

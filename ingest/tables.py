@@ -68,11 +68,27 @@ def _column(data: dict[str, Any]) -> TypedColumn:
     return TypedColumn(data["name"], data["type"], values, data.get("unit"))
 
 
-def read_table(name: str, header: list[str], rows: list[tuple[int, list[str]]]) -> Table | None:
+class TooLarge(ValueError):
+    """More rows than a table is kept for (SOURCED_TABLE_MAX_ROWS): its text is still read."""
+
+    def __init__(self, name: str, rows: int, limit: int):
+        where = f"'{name}' " if name else ""
+        super().__init__(
+            f"the table {where}has {rows:,} rows, more than the {limit:,} kept as a table "
+            "(SOURCED_TABLE_MAX_ROWS); its rows are indexed as text only"
+        )
+
+
+def read_table(
+    name: str, header: list[str], rows: list[tuple[int, list[str]]], max_rows: int = 100_000
+) -> Table | None:
     """A table of these cells under these column names (a row shorter than the header has
-    blanks), or None when there are too few rows or no columns to query."""
+    blanks), or None when there are too few rows or no columns to query; TooLarge past
+    `max_rows` rows."""
     if len(rows) < MIN_ROWS or not header:
         return None
+    if len(rows) > max_rows:
+        raise TooLarge(name, len(rows), max_rows)
     columns = [
         infer_column(header[i], [cells[i] if i < len(cells) else "" for _, cells in rows])
         for i in range(len(header))

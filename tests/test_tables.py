@@ -71,3 +71,18 @@ def test_a_table_reads_back_from_json_as_written():
     assert again == table and again.label == "a/b.xlsx · sheet Q1"
     assert read_table("", ["only"], [(2, ["x"])]) is None  # one row is a record
     assert read_table("", ["blank"], [(2, [""]), (3, ["-"])]) is None
+
+
+def test_a_table_past_the_limit_is_read_as_text_only_with_a_warning(tmp_path):
+    path = tmp_path / "big.csv"
+    path.write_text("n,v\n" + "".join(f"{i},{i * 2}\n" for i in range(50)))
+    result = load_file(path, ParseLimits(table_max_rows=20))
+    assert result.tables == [] and len(result.units) == 50
+    assert result.warnings == [
+        "the table has 50 rows, more than the 20 kept as a table (SOURCED_TABLE_MAX_ROWS); "
+        "its rows are indexed as text only"
+    ]
+    records = tmp_path / "big.json"
+    records.write_text('{"items": [' + ",".join(f'{{"n": {i}}}' for i in range(30)) + "]}")
+    result = load_file(records, ParseLimits(table_max_rows=20))
+    assert result.tables == [] and "'$.items' has 30 rows" in result.warnings[0]

@@ -30,6 +30,7 @@ class ParseLimits:
     pdf_max_pages: int = 5_000
     pdf_max_stream_bytes: int = 75_000_000
     ocr: bool = True
+    table_max_rows: int = 100_000
 
 
 def parser_version(path: Path, ocr: bool = True) -> str | None:
@@ -47,11 +48,16 @@ def load_file(path: Path, limits: ParseLimits) -> LoadResult:
     if path.stat().st_size == 0:
         raise SkipFile("empty file")
     if module is csv:
-        result = csv.load(path, field_limit=limits.csv_field_limit, max_rows=limits.csv_max_rows)
+        result = csv.load(
+            path,
+            field_limit=limits.csv_field_limit,
+            max_rows=limits.csv_max_rows,
+            table_rows=limits.table_max_rows,
+        )
     elif module is xlsx:
-        result = xlsx.load(path, max_rows=limits.csv_max_rows)
+        result = xlsx.load(path, max_rows=limits.csv_max_rows, table_rows=limits.table_max_rows)
     elif module is json:
-        result = json.load(path, max_depth=limits.json_max_depth)
+        result = json.load(path, max_depth=limits.json_max_depth, table_rows=limits.table_max_rows)
     elif module is pdf:
         result = pdf.load(
             path,

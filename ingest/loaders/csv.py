@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders.textio import decode_text
-from ingest.tables import read_table
+from ingest.tables import TooLarge, read_table
 from ingest.units import LoadResult, Source, Unit
 
 PARSER_VERSION = "csv-2"  # 2: also kept as a table
@@ -19,7 +19,9 @@ EXTENSIONS = (".csv", ".tsv")
 _DELIMITERS = ",;\t|"
 
 
-def load(path: Path, field_limit: int = 1_000_000, max_rows: int = 1_000_000) -> LoadResult:
+def load(
+    path: Path, field_limit: int = 1_000_000, max_rows: int = 1_000_000, table_rows: int = 100_000
+) -> LoadResult:
     text = decode_text(path.read_bytes())
     if not text.strip():
         raise SkipFile("empty file")
@@ -38,7 +40,12 @@ def load(path: Path, field_limit: int = 1_000_000, max_rows: int = 1_000_000) ->
     if not units:
         raise SkipFile("no rows under the header")
     names = list(dict.fromkeys(name for _, record in records for name in record))
-    table = read_table("", names, [(n, [r.get(k, "") for k in names]) for n, r in records])
+    try:
+        rows = [(n, [r.get(k, "") for k in names]) for n, r in records]
+        table = read_table("", names, rows, table_rows)
+    except TooLarge as exc:
+        table = None
+        warnings.append(str(exc))
     return LoadResult(units=units, warnings=warnings, tables=[table] if table else [])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ingest.errors import LoadError, SkipFile
-from ingest.tables import MIN_ROWS, Table, read_table
+from ingest.tables import MIN_ROWS, Table, TooLarge, read_table
 from ingest.units import LoadResult, Source, Unit
 
 PARSER_VERSION = "json-2"  # 2: arrays of records also kept as tables
@@ -25,7 +25,7 @@ _RECORD_CHARS = 1500
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def load(path: Path, max_depth: int = 64) -> LoadResult:
+def load(path: Path, max_depth: int = 64, table_rows: int = 100_000) -> LoadResult:
     data = path.read_bytes()
     if not data.strip():
         raise SkipFile("empty file")
@@ -35,20 +35,32 @@ def load(path: Path, max_depth: int = 64) -> LoadResult:
     units = [Unit(text=text, source=Source(json_path=where)) for where, text in records(value)]
     if not units:
         raise SkipFile("no values in the document")
-    return LoadResult(units=units, tables=tables(value))
+    warnings: list[str] = []
+    return LoadResult(units=units, warnings=warnings, tables=tables(value, table_rows, warnings))
 
 
-def tables(value: Any, path: str = "$") -> list[Table]:
-    """The arrays of records in the value, outermost first, each as a table."""
+def tables(
+    value: Any, max_rows: int = 100_000, warnings: list[str] | None = None, path: str = "$"
+) -> list[Table]:
+    """The arrays of records in the value, outermost first, each as a table; one past
+    `max_rows` rows is left out, with a warning."""
     records = isinstance(value, list) and all(isinstance(item, dict) for item in value)
     if records and len(value) >= MIN_ROWS:
         flat = [dict(_flatten(item, "")) for item in value]
         names = list(dict.fromkeys(key for record in flat for key in record))
         rows = [(i, [_cell(record.get(key)) for key in names]) for i, record in enumerate(flat)]
-        table = read_table(path, names, rows)
+        try:
+            table = read_table(path, names, rows, max_rows)
+        except TooLarge as exc:
+            (warnings if warnings is not None else []).append(str(exc))
+            return []
         return [table] if table else []
     if isinstance(value, dict):
-        return [t for key, child in value.items() for t in tables(child, _child_path(path, key))]
+        return [
+            t
+            for key, child in value.items()
+            for t in tables(child, max_rows, warnings, _child_path(path, key))
+        ]
     return []
 
 

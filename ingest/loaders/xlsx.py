@@ -16,7 +16,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 
 from ingest.errors import LoadError, SkipFile
 from ingest.loaders.ooxml import check_archive
-from ingest.tables import Table, read_table
+from ingest.tables import Table, TooLarge, read_table
 from ingest.units import LoadResult, Source, Unit
 
 PARSER_VERSION = "xlsx-2"  # 2: sheets also kept as tables
@@ -25,7 +25,7 @@ EXTENSIONS = (".xlsx", ".xlsm")
 MAX_COLUMNS = 1_000  # cells past this column are not read (a row's text stays bounded)
 
 
-def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
+def load(path: Path, max_rows: int = 1_000_000, table_rows: int = 100_000) -> LoadResult:
     try:
         check_archive(path)
         workbook = load_workbook(path, read_only=True, data_only=True)
@@ -40,8 +40,13 @@ def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
                 warnings.append(f"sheet '{sheet.title}' is hidden and was not read")
                 continue
             room = max_rows - len(units)
-            found, table, cut = _sheet_units(sheet, room)
+            found, rows, cut = _sheet_units(sheet, room)
             units.extend(found)
+            try:
+                table = _table(sheet.title, *rows, table_rows) if rows else None
+            except TooLarge as exc:
+                table = None
+                warnings.append(str(exc))
             tables.extend([table] if table else [])
             if cut:
                 warnings.append(
@@ -57,9 +62,11 @@ def load(path: Path, max_rows: int = 1_000_000) -> LoadResult:
     return LoadResult(units=units, warnings=warnings, tables=tables)
 
 
-def _sheet_units(sheet, room: int) -> tuple[list[Unit], Table | None, bool]:
-    """The sheet's rows as units (at most `room`), as a table when it has a header, and
-    whether rows were left unread."""
+def _sheet_units(
+    sheet, room: int
+) -> tuple[list[Unit], tuple[list[str], list[tuple[int, list[str]]]] | None, bool]:
+    """The sheet's rows as units (at most `room`), its header and cells when it has a
+    header, and whether rows were left unread."""
     units: list[Unit] = []
     header: list[str] | None = None
     cells_by_row: list[tuple[int, list[str]]] = []
@@ -83,18 +90,18 @@ def _sheet_units(sheet, room: int) -> tuple[list[Unit], Table | None, bool]:
         else:
             text = " | ".join(value for value in cells if value)
         if len(units) >= room:
-            return units, _table(sheet.title, header, cells_by_row[:-1]), True
+            return units, (header, cells_by_row[:-1]) if header else None, True
         source = Source(sheet=sheet.title, rows=(number, number))
         units.append(Unit(text=text, source=source, group=group))
-    return units, _table(sheet.title, header, cells_by_row), False
+    return units, (header, cells_by_row) if header else None, False
 
 
-def _table(title: str, header: list[str] | None, rows: list[tuple[int, list[str]]]) -> Table | None:
-    if not header:
-        return None
+def _table(
+    title: str, header: list[str], rows: list[tuple[int, list[str]]], max_rows: int
+) -> Table | None:
     width = max([len(header), *(len(cells) for _, cells in rows)])
     names = header + [f"column {i + 1}" for i in range(len(header), width)]
-    return read_table(title, names, rows)
+    return read_table(title, names, rows, max_rows)
 
 
 def _is_header(cells: list[str]) -> bool:
