@@ -92,10 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser(
         "eval",
-        help="measure retrieval and answer quality on a BEIR folder or a SQuAD JSON file",
+        help="measure retrieval and answer quality on a BEIR folder, a SQuAD JSON file or a "
+        "WikiTableQuestions folder",
     )
-    evaluate.add_argument("dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/) "
-                          "or SQuAD v1.1/v2.0 JSON file")  # fmt: skip
+    evaluate.add_argument("dataset", help="BEIR folder (corpus.jsonl, queries.jsonl, qrels/), "
+                          "SQuAD v1.1/v2.0 JSON file, or WikiTableQuestions folder "
+                          "(questions.tsv, csv/)")  # fmt: skip
     evaluate.add_argument("--index", default=None,
                           help="evaluate this existing index instead of building one")  # fmt: skip
     evaluate.add_argument("--mode", choices=("hybrid", "dense", "bm25"), action="append",
@@ -105,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="SQuAD: answer modes to score (repeatable; default: all four)",
     )  # fmt: skip
     evaluate.add_argument("--limit", type=int, default=50,
-                          help="SQuAD: questions sampled for LLM answers (default 50)")  # fmt: skip
+                          help="SQuAD, WikiTableQuestions: questions sampled for LLM answers "
+                          "(default 50)")  # fmt: skip
     evaluate.add_argument("--top-k", type=int, default=None, help="sources per answer")
     evaluate.add_argument("--llm", default=None, metavar="BACKEND",
                           help="LLM backend for the generative modes (default: SOURCED_LLM_BACKEND;"
@@ -349,6 +352,8 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
     if response.query != args.question:
         print(f"(searched for: {response.query})")
     print()
+    if response.computation is not None:
+        _print_rows(response.computation)
     for source in response.sources:
         mark = {True: "*", False: "!", None: " "}[source.verified]
         where = f" · {source.locator}" if source.locator else ""
@@ -357,6 +362,19 @@ def _ask(args: argparse.Namespace, _: IngestSettings) -> int:
     if any(s.verified is False for s in response.sources):
         print("\n! cited, but the passage does not support the claim")
     return 0
+
+
+def _print_rows(computation) -> None:
+    """The rows a computed answer rests on, as the table has them."""
+    shown = len(computation.cited_rows)
+    more = f", {shown} shown" if shown < computation.cited_row_count else ""
+    print(f"Rows of {computation.label} ({computation.cited_row_count}{more}):")
+    for row in computation.cited_rows:
+        cells = " · ".join(
+            f"{name}: {value}" for name, value in row.cells.items() if value is not None
+        )
+        print(f"  row {row.row}  {cells}")
+    print()
 
 
 def _page_range(text: str | None) -> dict[str, int]:

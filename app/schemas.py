@@ -123,16 +123,43 @@ class Timings(BaseModel):
     total: float
 
 
+class TableRowOut(BaseModel):
+    """One row of a table, as the document has it."""
+
+    row: int  # the row number the document shows (a spreadsheet's; an array's index)
+    cells: dict[str, str | int | float | None]  # by the document's column names
+
+
+class ComputationOut(BaseModel):
+    """How a computed answer was made (answer_mode "computed"), for a person to check."""
+
+    document: str
+    table: str  # the sheet or JSON array within the document; "" when the file is one table
+    label: str  # the two together, as people find them: "sales.xlsx · sheet 2024"
+    values: list[str]  # the answer's values (the result's cells, or how many rows it found)
+    sql: str  # the query that ran, over the table as `table_name`
+    table_name: str
+    columns: list[str]  # the query's result
+    rows: list[list[str | int | float | None]]
+    truncated: bool  # the result had more rows than SOURCED_TABLE_QUERY_MAX_ROWS
+    cited_rows: list[TableRowOut]  # the rows the answer was computed from (at most 20)
+    cited_row_count: int  # how many rows it was computed from in all
+    table_rows: int  # rows in the whole table
+
+
 class AskResponse(BaseModel):
     answer: str
-    # A short answer's phrase alone (answer_mode "short"); `answer` adds the quote it rests on.
+    # A short answer's phrase alone (answer_mode "short"), or a computed answer's value(s);
+    # `answer` adds the quote it rests on, or the query and the rows.
     short_answer: str | None = None
     sources: list[SourceOut]
     answerable: bool
     grounded: float  # share of the answer's claims supported by a source they cite, 0–1
     evidence: float  # how well the best source sentence answers the query, 0–1
-    answer_mode: Literal["short", "generative", "extractive", "none"]  # how it was made
+    # How it was made; "computed": by a query over a table (see `computation`).
+    answer_mode: Literal["short", "generative", "extractive", "computed", "none"]
     notice: str | None = None  # why the answer is extractive, or why there is none
+    computation: ComputationOut | None = None
     query: str  # the query used for retrieval (a follow-up is rewritten to stand alone)
     query_rewrite: Literal["none", "heuristic", "llm"]
     retrieval_mode: Literal["hybrid", "dense", "bm25"]

@@ -87,6 +87,24 @@ class Settings(IngestSettings):
         "auto",
         description="How follow-ups become standalone queries; auto: the LLM when capable.",
     )
+    table_answers: bool = Field(
+        True,
+        description="Answer questions asking for a count, a sum, an extreme… over a table "
+        "by a query the LLM writes (not in extractive mode).",
+    )
+    table_query_timeout_s: float = Field(
+        5.0, gt=0, description="Time limit for one query over a table."
+    )
+    table_query_max_rows: int = Field(
+        200, ge=1, le=10_000, description="Most rows a query over a table returns."
+    )
+    table_candidates: int = Field(
+        1,
+        ge=1,
+        le=9,
+        description="Queries the LLM writes for a question over a table; above 1, the answer "
+        "is the one most of them agree on.",
+    )
     llm_capable: bool | None = Field(
         None,
         description="Trust the LLM to rewrite queries and to say when documents are silent; "

@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import time
+from pathlib import Path
 
 from common import ROOT, machine, print_table, write_result
 
@@ -21,7 +23,7 @@ from app.eval.datasets import load_wtq
 from app.eval.metrics import denotation_match
 from app.llm import create_llm
 from app.rag.table_answers import NotComputed, TableAnswerer
-from app.rag.table_questions import table_description
+from app.rag.table_questions import entity_column, table_description
 from app.rag.table_sql import create_table, restricted_connection
 from app.settings import Settings
 from ingest.table_types import infer_column
@@ -36,43 +38,55 @@ def load_table(connection, name: str, text: str):
         for i, column in enumerate(header)
     ]
     numbers = list(range(2, len(rows) + 2))
-    create_table(connection, name, columns, numbers)
-    return table_description(name, columns, numbers)
+    identifiers = create_table(connection, name, columns, numbers)
+    return table_description(name, columns, numbers), identifiers, entity_column(columns)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument(
+        "--candidates", type=int, default=None, help="queries per question (default: setting)"
+    )
+    parser.add_argument("--details", type=Path, help="write each question's query and answer")
     args = parser.parse_args()
     dataset = load_wtq(WTQ)
     questions = dataset.questions[: args.limit]
     settings = Settings(_env_file=None)
     llm = create_llm(settings)
     llm.load()
-    answerer = TableAnswerer(llm)
+    candidates = args.candidates or settings.table_candidates
+    answerer = TableAnswerer(llm, candidates=candidates)
     connection = restricted_connection()
-    tables: dict[str, tuple[str, str]] = {}
+    tables: dict[str, tuple[str, str, list[str], str | None]] = {}
     right = failed = retried = 0
-    seconds = []
+    seconds, details = [], []
     for question in questions:
         if question.gold_document not in tables:
             name = f"t{len(tables)}"
-            description = load_table(connection, name, dataset.documents[question.gold_document])
-            tables[question.gold_document] = (name, description)
-        name, description = tables[question.gold_document]
+            text = dataset.documents[question.gold_document]
+            tables[question.gold_document] = (name, *load_table(connection, name, text))
+        name, description, identifiers, entity = tables[question.gold_document]
         started = time.perf_counter()
         try:
-            answer = answerer.answer(question.text, connection, name, description)
-            right += denotation_match(answer.values, question.answers)
+            answer = answerer.answer(
+                question.text, connection, name, description, identifiers, entity
+            )
+            correct = denotation_match(answer.values, question.answers)
+            right += correct
             retried += answer.attempts > 1
-        except NotComputed:
+            found = {"sql": answer.sql, "values": answer.values[:10], "right": correct}
+        except NotComputed as exc:
             failed += 1
+            found = {"failed": str(exc)}
         seconds.append(time.perf_counter() - started)
+        details.append({"question": question.text, "gold": question.answers, **found})
     count = len(questions)
     result = {
         "machine": machine(),
         "model": llm.model,
         "questions": count,
+        "candidates": candidates,
         "accuracy": round(right / count, 4),
         "not_computed": failed,
         "retried": retried,
@@ -80,10 +94,11 @@ def main() -> None:
     }
     print_table(
         "WikiTableQuestions sample, table given",
-        ["model", "questions", "accuracy", "not computed", "retried", "s/question"],
+        ["model", "candidates", "questions", "accuracy", "not computed", "retried", "s/question"],
         [
             [
                 llm.model,
+                candidates,
                 count,
                 f"{right / count:.1%}",
                 failed,
@@ -92,6 +107,8 @@ def main() -> None:
             ]
         ],
     )
+    if args.details:
+        args.details.write_text(json.dumps(details, indent=1, ensure_ascii=False))
     out = write_result("table_questions", result)
     print(f"wrote {out.relative_to(ROOT)}")
 

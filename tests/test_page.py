@@ -22,12 +22,18 @@ The release manager signs off <script>window.__pwned = 1</script> every release.
 <img src="http://127.0.0.1:9/x.png" onerror="window.__pwned = 2"> Images are not fetched.
 """
 
+TICKETS = "office,month,closed\nBerlin,May,41\nParis,May,29\nBerlin,June,38\n"
+
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("page")
     scan = scanned_pdf(root / "scan.pdf", PARAGRAPHS)
-    extra = {"hostile.md": HOSTILE, "scans/warehouse-scan.pdf": scan.read_bytes()}
+    extra = {
+        "hostile.md": HOSTILE,
+        "scans/warehouse-scan.pdf": scan.read_bytes(),
+        "tickets.csv": TICKETS,
+    }
     index_dir = sample_index(root, extra=extra)
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "fake"}
     with running_server(env) as (url, _):
@@ -330,3 +336,22 @@ def test_originals_and_document_lists_need_a_key_that_reaches_the_index(guarded_
     assert httpx.get(f"{index}/files/user-guide.pdf", headers=full).content.startswith(b"%PDF")
     listed = httpx.get(f"{index}/documents", headers=full).json()
     assert "user-guide.pdf" in listed["documents"] and listed["index"] == "default"
+
+
+def test_a_computed_answer_shows_its_value_query_and_rows(page):
+    page.wait_for_selector("#index option", state="attached")
+    page.click("#options summary")
+    page.get_by_label("Answer").select_option("generative")
+    ask(page, "How many tickets were closed by the Berlin office?")
+    turn = page.locator(".turn.assistant").last
+    # The fake model counts the rows: every row of the table is what it was computed from.
+    assert turn.locator(".computed .value").inner_text() == "3"
+    assert "Computed from 3 rows of tickets.csv" in turn.locator(".computed-from").inner_text()
+    assert turn.locator(".computation .query").inner_text() == "SELECT COUNT(*) FROM tickets"
+    header = turn.locator("table.rows th").all_inner_texts()
+    assert header == ["row", "office", "month", "closed"]
+    rows = [r.locator("td").all_inner_texts() for r in turn.locator("table.rows tbody tr").all()]
+    assert rows == [["2", "Berlin", "May", "41"], ["3", "Paris", "May", "29"],
+                    ["4", "Berlin", "June", "38"]]  # fmt: skip
+    assert "computed by a query" in turn.locator(".meta").inner_text()
+    page.click("#options-reset")

@@ -9,11 +9,18 @@ import pytest
 from .server import running_server, sample_index
 
 MODEL = "Qwen2.5-Coder-0.5B-Instruct"
+TICKETS = """office,month,closed
+Berlin,May,41
+Berlin,June,38
+Paris,May,29
+Berlin,May,"1,002"
+Lyon,May,7
+"""
 
 
 @pytest.fixture(scope="module")
 def local_server(tmp_path_factory):
-    index_dir = sample_index(tmp_path_factory.mktemp("e2e"))
+    index_dir = sample_index(tmp_path_factory.mktemp("e2e"), extra={"tickets.csv": TICKETS})
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "local"}
     env["SOURCED_LLM_MODEL"] = ""  # the default
     with running_server(env, timeout_s=600) as (url, log):
@@ -144,3 +151,39 @@ def test_every_protocol_answers_with_the_real_model_and_its_citations(local_serv
         model="default", messages=[{"role": "user", "content": question}]
     )
     assert "minute" in reply.message.content and "\n\nSources:\n[" in reply.message.content
+
+
+def test_a_count_over_a_table_is_computed_by_the_model_with_its_rows(local_server):
+    import asyncio
+
+    import openai
+    from mcp import Client
+
+    url, _ = local_server
+    question = "How many tickets did the Berlin office close in May?"
+    body = ask(url, question=question)
+    assert body["answer_mode"] == "computed" and body["model"] == MODEL, body
+    computation = body["computation"]
+    assert computation["document"] == "tickets.csv" and "SELECT" in computation["sql"]
+    assert body["short_answer"] == "1043", computation["sql"]
+    assert [r["row"] for r in computation["cited_rows"]] == [2, 5]
+    assert computation["cited_rows"][1]["cells"] == {"office": "Berlin", "month": "May",
+                                                     "closed": 1002}  # fmt: skip
+
+    # The other protocols carry the value, the query and the rows in their text.
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="unused")
+    reply = client.chat.completions.create(
+        model="default", messages=[{"role": "user", "content": question}]
+    )
+    content = reply.choices[0].message.content
+    assert content.startswith("1043\n\nComputed from 2 rows of tickets.csv (rows 2, 5)")
+    assert "SELECT" in content
+
+    async def mcp_ask():
+        async with Client(f"{url}/mcp") as client:
+            return await client.call_tool("ask", {"question": question})
+
+    asked = asyncio.run(mcp_ask())
+    assert asked.structured_content["answer_mode"] == "computed"
+    assert asked.structured_content["computation"]["cited_row_count"] == 2
+    assert "Computed from 2 rows" in asked.content[0].text

@@ -85,7 +85,7 @@ def test_a_failed_query_is_retried_once_with_its_error(tickets):
 def test_two_failures_fall_back_with_the_reason(tickets):
     connection, description = tickets
     llm = ScriptedLLM(["DROP TABLE tickets", "I do not know."])
-    with pytest.raises(NotComputed, match="failed twice"):
+    with pytest.raises(NotComputed, match="no query written for the table worked"):
         TableAnswerer(llm).answer("how many?", connection, "tickets", description)
     assert connection.execute("SELECT count(*) FROM tickets").fetchone() == (4,)
 
@@ -99,3 +99,92 @@ def test_a_ranking_without_the_row_column_cites_the_row_it_picked(tickets):
         "Which office closed the most in May?", connection, "tickets", description
     )
     assert answer.values == ["Berlin"] and answer.rows == [5] and answer.row_count == 1
+
+
+def test_how_many_answered_with_the_rows_is_their_number(tickets):
+    connection, description = tickets
+    llm = ScriptedLLM(["SELECT office FROM tickets WHERE closed > 30"])
+    answer = TableAnswerer(llm).answer(
+        "How many offices closed more than 30?", connection, "tickets", description
+    )
+    assert answer.values == ["3"] and answer.counted == 3 and answer.rows == [2, 3, 5]
+    # Not for a question that asks which, nor for numbers that are the answer themselves.
+    which = TableAnswerer(ScriptedLLM(["SELECT office FROM tickets WHERE closed > 30"]))
+    assert which.answer(
+        "Which closed more than 30?", connection, "tickets", description
+    ).values == [
+        "Berlin",
+        "Berlin",
+        "Berlin",
+    ]
+
+
+def test_how_many_answered_with_amounts_is_their_sum_by_the_query_shown(tickets):
+    connection, description = tickets
+    sums = TableAnswerer(ScriptedLLM(["SELECT closed FROM tickets WHERE office = 'Berlin'"]))
+    answer = sums.answer("How many did Berlin close?", connection, "tickets", description)
+    assert answer.values == ["1081"] and answer.counted is None and answer.rows == [2, 3, 5]
+    assert answer.sql == "SELECT SUM(closed) FROM tickets WHERE office = 'Berlin'"
+
+
+def test_a_difference_is_its_size(tickets):
+    connection, description = tickets
+    llm = ScriptedLLM(
+        [
+            "SELECT (SELECT closed FROM tickets WHERE row = 4) - closed AS gap "
+            "FROM tickets WHERE row = 2"
+        ]
+    )
+    answer = TableAnswerer(llm).answer(
+        "What is the difference between rows 2 and 4?", connection, "tickets", description
+    )
+    assert answer.values == ["12"] and answer.sql.startswith("SELECT ABS(")
+
+
+def test_candidates_answer_what_most_of_them_agree_on(tickets):
+    connection, description = tickets
+    berlin = "SELECT office FROM tickets ORDER BY closed DESC LIMIT 1"
+    paris = "SELECT office FROM tickets ORDER BY closed LIMIT 1"
+    llm = ScriptedLLM([paris, berlin, "SELECT nonsense FROM nowhere", berlin])
+    answerer = TableAnswerer(llm, candidates=4)
+    answer = answerer.answer("Which office closed most?", connection, "tickets", description)
+    assert answer.values == ["Berlin"] and answer.attempts == 4 and answer.rows == [5]
+    # A tie goes to the first written, the greedy one.
+    llm = ScriptedLLM([paris, berlin])
+    tie = TableAnswerer(llm, candidates=2).answer("Which?", connection, "tickets", description)
+    assert tie.values == ["Paris"]
+
+
+def test_the_first_query_is_greedy_and_the_others_sampled_reproducibly(tickets):
+    connection, description = tickets
+    seen: list[GenerationParams] = []
+
+    class Recording(ScriptedLLM):
+        def complete(self, messages, params):
+            seen.append(params)
+            return super().complete(messages, params)
+
+    llm = Recording(["SELECT count(*) FROM tickets"] * 3)
+    TableAnswerer(llm, candidates=3).answer("How many?", connection, "tickets", description)
+    assert seen[0].temperature == 0
+    assert all(p.temperature > 0 for p in seen[1:]) and seen[1].seed != seen[2].seed
+
+
+def test_a_query_that_finds_nothing_is_tried_again(tickets):
+    connection, description = tickets
+    llm = ScriptedLLM(
+        [
+            "SELECT closed FROM tickets WHERE office = 'Rome'",
+            "SELECT closed FROM tickets WHERE office = 'Paris'",
+        ]
+    )
+    answer = TableAnswerer(llm).answer("Paris closed?", connection, "tickets", description)
+    assert answer.values == ["29"] and answer.attempts == 2
+    assert "it found nothing" in llm.calls[1][-1]["content"]
+
+
+def test_a_query_with_an_alias_cites_the_rows_its_where_keeps(tickets):
+    connection, description = tickets
+    llm = ScriptedLLM(["SELECT count(*) FROM tickets AS t1 WHERE t1.office = 'Paris'"])
+    answer = TableAnswerer(llm).answer("How many in Paris?", connection, "tickets", description)
+    assert answer.values == ["1"] and answer.rows == [4]

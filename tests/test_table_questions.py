@@ -5,6 +5,7 @@ import csv
 import pytest
 
 from app.eval.datasets import load_wtq
+from app.rag.table_names import resolve_names
 from app.rag.table_questions import (
     asks_for_computation,
     extract_sql,
@@ -55,8 +56,10 @@ def test_the_llm_sees_the_schema_with_types_and_a_few_rows():
     header, *rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
     columns = [infer_column(n, [r[i] for r in rows]) for i, n in enumerate(header)]
     text = table_description("teams", columns, list(range(2, len(rows) + 2)))
-    assert text.startswith(f'Table "teams" ({len(rows)} rows)')
-    assert '- "Wins" (integer)' in text and '- "Team" (text)' in text
+    assert text.startswith(f"Table teams ({len(rows)} rows)")
+    assert "- wins (integer)" in text and "- team (text)" in text
+    # Few values are listed, so a filter can name one as the table writes it.
+    assert "- county (text; one of: Dublin, Kildare, Laois, Louth" in text
     assert "2 | Greystones | Wicklow | 1 | 2011" in text
     assert len(text.split("First rows:")[1].strip().splitlines()) == 1 + 5
 
@@ -81,3 +84,72 @@ def test_a_failed_query_goes_back_with_its_error():
 )
 def test_the_sql_is_taken_from_the_reply(reply, sql):
     assert extract_sql(reply) == sql
+
+
+def test_names_written_wrongly_are_mended_to_the_tables():
+    columns = ["school", "runners_up", "shared_titles", "height_m", "district"]
+    cases = {
+        'SELECT School FROM t4 ORDER BY "Shared Titles" DESC LIMIT 1': (
+            "SELECT school FROM t ORDER BY shared_titles DESC LIMIT 1"
+        ),
+        'SELECT "Runners-Up" FROM t WHERE "School" = "Royal School, Armagh"': (
+            "SELECT runners_up FROM t WHERE school = 'Royal School, Armagh'"
+        ),
+        "SELECT a.height - b.Height FROM t AS a JOIN other AS b ON a.row = b.row": (
+            "SELECT a.height_m - b.height_m FROM t AS a JOIN t AS b ON a.row = b.row"
+        ),
+        "SELECT count(*) AS total FROM t ORDER BY total": (
+            "SELECT COUNT(*) AS total FROM t ORDER BY total"
+        ),
+        "SELECT nothing_like_it FROM t": "SELECT nothing_like_it FROM t",
+        "SELECT (": "SELECT (",
+    }
+    for written, mended in cases.items():
+        assert resolve_names(written, "t", columns) == mended
+
+
+def test_the_cells_a_question_names_are_shown_with_their_columns():
+    from app.rag.table_questions import named_cells
+    from app.rag.table_sql import create_table, restricted_connection
+
+    columns = [
+        infer_column("School", ["Coleraine Academical Institution", "Royal School Dungannon"]),
+        infer_column("Location", ["Coleraine", "Dungannon"]),
+        infer_column("Titles", ["3", "5"]),
+    ]
+    connection = restricted_connection()
+    create_table(connection, "cup", columns, [2, 3])
+    question = "difference in titles between coleraine academical institution and dungannon?"
+    named = named_cells(connection, "cup", question)
+    assert named == [("school", "Coleraine Academical Institution"), ("location", "Dungannon")]
+    messages = sql_messages(question, "Table cup", named=named)
+    assert (
+        "Cells the question names: school = 'Coleraine Academical Institution'; "
+        in (messages[1]["content"])
+    )
+    assert named_cells(connection, "cup", "how many schools?") == []
+
+
+def test_a_cell_is_named_without_its_bracketed_note_and_a_column_is_not_a_cell():
+    from app.rag.table_questions import named_cells
+    from app.rag.table_sql import create_table, restricted_connection
+
+    columns = [
+        infer_column("Nation", ["Jamaica (JAM)", "Total"]),
+        infer_column("Total", ["4", "9"]),
+    ]
+    connection = restricted_connection()
+    create_table(connection, "medals", columns, [2, 3])
+    named = named_cells(connection, "medals", "what is the total number won by jamaica?")
+    assert named == [("nation", "Jamaica (JAM)")]
+
+
+def test_a_word_of_a_column_or_a_generic_name_finds_its_column():
+    columns = ["selected_countries", "shared_titles", "total"]
+    assert resolve_names("SELECT country FROM t WHERE tot > 2", "t", columns) == (
+        "SELECT selected_countries FROM t WHERE total > 2"
+    )
+    assert resolve_names("SELECT name FROM t", "t", ["school", "wins"], entity="school") == (
+        "SELECT school FROM t"
+    )
+    assert resolve_names("SELECT name FROM t", "t", ["school", "wins"]) == "SELECT name FROM t"

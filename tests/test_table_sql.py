@@ -109,13 +109,17 @@ def test_typed_tables_are_made_from_messy_cells_with_their_row_numbers():
         infer_column("", ["x", "y", "z"]),
     ]
     connection = restricted_connection()
-    create_table(connection, "suppliers", columns, [2, 3, 4])
-    names = [c[0] for c in connection.execute("DESCRIBE suppliers").fetchall()]
-    assert names == ["row", "Supplier", "Price", "Delivered", "row (2)", "column 5"]
-    top = 'SELECT "Supplier", row FROM suppliers ORDER BY "Price" DESC NULLS LAST LIMIT 1'
+    names = create_table(connection, "suppliers", columns, [2, 3, 4])
+    assert names == ["supplier", "price", "delivered", "row_2", "column_5"]
+    described = [c[0] for c in connection.execute("DESCRIBE suppliers").fetchall()]
+    assert described == ["row", *names]
+    top = "SELECT supplier, row FROM suppliers ORDER BY price DESC NULLS LAST LIMIT 1"
     assert run_select(connection, top, "suppliers").rows == [("Acme", 2)]
-    late = "SELECT count(*) FROM suppliers WHERE \"Delivered\" >= DATE '2024-05-05'"
+    late = "SELECT count(*) FROM suppliers WHERE delivered >= DATE '2024-05-05'"
     assert run_select(connection, late, "suppliers").rows == [(2,)]
+    # Text matches as a person reads it: without regard to case or accents.
+    found = "SELECT row FROM suppliers WHERE supplier = 'GLOBEX' OR supplier LIKE 'iníT%'"
+    assert run_select(connection, found, "suppliers").rows == [(3,), (4,)]
 
 
 def test_every_wikitablequestions_table_loads_typed():
@@ -133,3 +137,52 @@ def test_every_wikitablequestions_table_loads_typed():
         create_table(connection, f"t{n}", columns, list(range(2, len(rows) + 2)))
         count = run_select(connection, f"SELECT count(*) FROM t{n}", f"t{n}").rows
         assert count == [(len(rows),)], path.name
+
+
+def test_comparisons_are_mended_to_the_columns_types():
+    from app.rag.table_repairs import repair_types
+
+    types = {"introduced": "DATE", "closed": "BIGINT", "office": "VARCHAR"}
+    assert repair_types("SELECT count(*) FROM t WHERE introduced = '2010'", types) == (
+        "SELECT COUNT(*) FROM t WHERE YEAR(introduced) = 2010"
+    )
+    assert repair_types("SELECT 1 FROM t WHERE 2010 <= introduced", types) == (
+        "SELECT 1 FROM t WHERE 2010 <= YEAR(introduced)"
+    )
+    assert repair_types("SELECT 1 FROM t WHERE introduced LIKE '%2010%'", types) == (
+        "SELECT 1 FROM t WHERE CAST(introduced AS TEXT) LIKE '%2010%'"
+    )
+    assert "DOUBLE" in repair_types("SELECT CAST(sum(closed) AS REAL) FROM t", types)
+    # A text column, a whole date, and what does not parse are left as written.
+    assert repair_types("SELECT 1 FROM t WHERE office = '2010'", types).endswith("'2010'")
+    assert "'2010-05-01'" in repair_types("SELECT 1 FROM t WHERE introduced = '2010-05-01'", types)
+    assert repair_types("SELEC oops", types) == "SELEC oops"
+
+
+def test_a_query_kept_to_one_of_two_cells_named_is_widened_to_both():
+    from app.rag.table_repairs import widen_to_named
+
+    named = [("district", "Angul"), ("district", "Cuttack")]
+    one = "SELECT district FROM t WHERE district = 'Angul' ORDER BY population DESC LIMIT 1"
+    assert "district IN ('Angul', 'Cuttack')" in widen_to_named(one, named)
+    both = "SELECT a - (SELECT a FROM t WHERE district = 'Cuttack') FROM t WHERE district = 'Angul'"
+    assert widen_to_named(both, named) == both
+    assert widen_to_named(one, named[:1]) == one
+
+
+def test_the_row_after_or_before_a_named_one_is_its_neighbour_in_the_file():
+    from app.rag.table_repairs import adjacent_rows
+
+    named = [("member", "Hon Trish Worth")]
+    written = "SELECT member FROM t WHERE member = 'Hon Trish Worth' ORDER BY row LIMIT 1"
+    after = adjacent_rows(written, "what member comes next after hon trish worth?", named, "t")
+    after = after.replace('"', "")
+    assert "WHERE row IN (SELECT row + 1 FROM t WHERE member = 'Hon Trish Worth')" in after
+    assert "ORDER BY" not in after
+    before = adjacent_rows(written, "who is listed before Hon Trish Worth?", named, "t")
+    before = before.replace('"', "")
+    assert "SELECT row - 1" in before
+    # No neighbour asked for, or no filter on the cell named: as written.
+    assert adjacent_rows(written, "what did hon trish worth win?", named, "t") == written
+    other = "SELECT member FROM t WHERE majority > 2"
+    assert adjacent_rows(other, "who is after hon trish worth?", named, "t") == other

@@ -14,6 +14,8 @@ class GenerationParams:
     top_k: int | None = None
     max_tokens: int = 200
     stop: list[str] = field(default_factory=list)
+    # With temperature > 0: the same seed samples the same text (where the backend allows).
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

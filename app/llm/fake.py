@@ -1,7 +1,8 @@
 """A deterministic LLM for tests and evaluation: it answers with the one sentence of the numbered
 sources that shares the most words with the question, verbatim, and cites it. Every part of the
 pipeline around the model can be checked with it, and on a dataset it is an upper bound of
-what copying the best quote can score."""
+what copying the best quote can score. Asked for a query over a table, it counts the table's
+rows, so a computed answer can be followed through every interface."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ingest.lexical import terms
 _BLOCK = re.compile(r"^\[(\d+)\] \(.*?\)\n(.+?)(?=\n\n\[\d+\] \(|\n<<<|\Z)", re.M | re.S)
 _QUESTION = re.compile(r"\nQuestion: (.*)\Z", re.S)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_TABLE = re.compile(r"^Table (\S+) \(", re.M)
 
 
 class FakeLLM(LLM):
@@ -26,6 +28,10 @@ class FakeLLM(LLM):
     def complete(self, messages: list[Message], params: GenerationParams) -> Completion:
         self.calls.append(messages)
         prompt = messages[-1]["content"]
+        table = _TABLE.search(prompt)
+        if "SQL SELECT" in messages[0]["content"] and table:
+            text = f"```sql\nSELECT count(*) FROM {table.group(1)}\n```"
+            return Completion(text, self.name, self.count_tokens(prompt), len(text.split()))
         question = _QUESTION.search(prompt)
         wanted = set(terms(question.group(1))) if question else set()
         best: tuple[int, str, str] | None = None

@@ -92,6 +92,8 @@ class LlamaCppLLM(StreamingLLM):
             "min_p": 0.0,
             "repeat_penalty": 1.0,
         }
+        if params.seed is not None:
+            options["seed"] = params.seed
         if self._bundled:
             messages = [{**m, "content": chatml.defang(m["content"])} for m in messages]
         text, finish = "", "stop"

@@ -178,6 +178,8 @@ class LocalLLM(StreamingLLM):
             options.update(temperature=params.temperature, top_p=params.top_p)
             if params.top_k:
                 options["top_k"] = params.top_k
+            if params.seed is not None:
+                torch.manual_seed(params.seed)
         streamer = TextIteratorStreamer(
             self._tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
         )

@@ -85,6 +85,8 @@ class OpenAICompatibleLLM(_HTTPBackend):
             payload["stop"] = params.stop
         if params.top_k:
             payload["top_k"] = params.top_k  # vLLM and llama.cpp accept it; OpenAI ignores it
+        if params.seed is not None:
+            payload["seed"] = params.seed
         return payload
 
     def stream(
@@ -191,6 +193,8 @@ def _ollama_options(params: GenerationParams) -> dict[str, Any]:
     }
     if params.top_k:
         options["top_k"] = params.top_k
+    if params.seed is not None:
+        options["seed"] = params.seed
     if params.stop:
         options["stop"] = params.stop
     return options

@@ -13,6 +13,9 @@
    - auto: short for a question that asks for a fact, generative for one that asks for an
      explanation; then checked (citations.py). An answer its sources do not support is
      replaced by the extractive one, and the response says why.
+   Whatever the mode but extractive, a question asking for a count, a sum, an extreme… whose
+   best source is a table's row is first computed by a query over that table
+   (computation.py); when no query works, it is answered as above, with a notice.
 """
 
 from __future__ import annotations
@@ -28,6 +31,14 @@ from app.errors import InvalidRequest
 from app.llm.base import LLM, Completion, GenerationParams
 from app.llm.queue import LLMQueue
 from app.rag.citations import CitationCheck, Quote, SourceCheck, check_citations, resolve_citations
+from app.rag.computation import (
+    Computed,
+    NotComputed,
+    TableComputation,
+    TableTarget,
+    computation_out,
+    computed_text,
+)
 from app.rag.evidence import EvidenceScorer, Scored
 from app.rag.followup import Rewrite, standalone_query, uses_llm
 from app.rag.indexes import IndexLibrary
@@ -44,6 +55,7 @@ from app.rag.search import checked_top_k, retrieval_filters
 from app.schemas import AskRequest, AskResponse, QuoteOut, SourceOut, Timings, Usage
 from app.settings import Settings
 from ingest.sentences import Span, is_statement, sentences
+from ingest.stores import IndexReader
 
 # A reply saying the sources are silent.
 _SILENT = re.compile(
@@ -85,6 +97,9 @@ class Prepared:
     started: float
     retrieved: float
     notice: str | None = None
+    reader: IndexReader | None = None  # the index version the sources came from
+    table: TableTarget | None = None  # the table to compute the answer over first
+    not_computed: str | None = None  # why the answer is not the one computed over it
 
 
 class AnswerPipeline:
@@ -102,6 +117,7 @@ class AnswerPipeline:
         self.llm = llm
         self.scorer = scorer
         self.llm_queue = LLMQueue(settings.llm_concurrency, settings.llm_queue_size)
+        self.tables = TableComputation(llm, settings)
 
     @property
     def llm_capable(self) -> bool:
@@ -114,9 +130,14 @@ class AnswerPipeline:
 
     def answer(self, request: AskRequest) -> AskResponse:
         prepared = self.prepare(request)
-        if prepared.prompt is None:
+        if prepared.prompt is None and prepared.table is None:
             return self.finish(prepared, None)
         with self.llm_queue.admit():
+            computed, prepared = self._compute(prepared)
+            if computed is not None:
+                return self.finish_computed(prepared, computed)
+            if prepared.prompt is None:
+                return self.finish(prepared, None)
             completion = self.llm.complete(prepared.prompt.messages, prepared.params)
         return self.finish(prepared, completion)
 
@@ -127,15 +148,21 @@ class AnswerPipeline:
         answer is written are raised from the iterator."""
         prepared = self.prepare(request)
         # A place in the LLM queue is taken before the first event, so a full queue is a 503.
-        turn = self.llm_queue.admit() if prepared.prompt is not None else None
+        uses_llm = prepared.prompt is not None or prepared.table is not None
+        turn = self.llm_queue.admit() if uses_llm else None
         try:
             yield "sources", [self._source(n, h, None) for n, h in enumerate(prepared.hits, 1)]
             if turn is None:
-                response = self.finish(prepared, None)
-                yield "token", response.answer
-                yield "done", response
+                yield from self._whole(self.finish(prepared, None))
                 return
             with turn:
+                computed, prepared = self._compute(prepared)
+                if computed is not None:
+                    yield from self._whole(self.finish_computed(prepared, computed))
+                    return
+                if prepared.prompt is None:
+                    yield from self._whole(self.finish(prepared, None))
+                    return
                 for item in self.llm.stream(prepared.prompt.messages, prepared.params):
                     if isinstance(item, Completion):
                         yield "done", self.finish(prepared, item)
@@ -144,6 +171,11 @@ class AnswerPipeline:
         finally:
             if turn is not None:
                 turn.release()  # also when the client left before its turn came
+
+    def _whole(self, response: AskResponse) -> Iterator[StreamEvent]:
+        """An answer made at once, as the stream's events."""
+        yield "token", response.answer
+        yield "done", response
 
     def prepare(self, request: AskRequest) -> Prepared:
         """Check the request, retrieve, weigh the evidence and build the prompt."""
@@ -171,6 +203,7 @@ class AnswerPipeline:
                 request.question, history, settings.query_rewrite, self.llm, self.llm_capable
             )
         hits = self.retriever.retrieve(index, query, top_k, retrieval_mode, filters)
+        found = hits
         limit = settings.extractive_sentences + _SPARE_SENTENCES
         best = self.scorer.best_sentences(query, hits, limit=limit)
         evidence = best[0].score if best else 0.0
@@ -206,15 +239,48 @@ class AnswerPipeline:
                 settings.system_prompt,
             )
             hits = prompt.hits
+        # Asked of the sources found, before the prompt may drop some.
+        table = self.tables.target(index, found, query) if mode != "extractive" else None
         return Prepared(
             name, index.version, mode, plan, query, rewrite, retrieval_mode, hits, best,
-            evidence, params, prompt, started, retrieved, notice,
+            evidence, params, prompt, started, retrieved, notice, index, table,
         )  # fmt: skip
+
+    def _compute(self, prepared: Prepared) -> tuple[Computed | None, Prepared]:
+        """The answer computed over the prepared table, or None and the request prepared to
+        be answered from the text, its notice saying why. The caller holds an LLM turn."""
+        if prepared.table is None:
+            return None, prepared
+        try:
+            return self.tables.compute(prepared.reader, prepared.table, prepared.query), prepared
+        except NotComputed as exc:
+            where = prepared.table.document
+            why = f"Not computed over the table in {where}: {exc}; answered from the text."
+            return None, replace(prepared, not_computed=why)
+
+    def finish_computed(self, prepared: Prepared, computed: Computed) -> AskResponse:
+        """The response of an answer computed over a table: its value(s) as the short
+        answer; the text adds the rows and the query, the computation has them whole."""
+        sources = [self._source(n, hit, None) for n, hit in enumerate(prepared.hits, 1)]
+        text, model = computed_text(computed), self.llm.model
+        usage = Completion(text, model, *computed.answer.tokens)
+        return self._response(
+            prepared,
+            usage,
+            answer=text,
+            short_answer=", ".join(computed.values),
+            sources=sources,
+            answerable=True,
+            grounded=1.0,
+            answer_mode="computed",
+            notice=None,
+            computation=computation_out(computed),
+            model=model,
+        )
 
     def finish(self, prepared: Prepared, completion: Completion | None) -> AskResponse:
         """Check the citations of a finished answer (or make the extractive one) and assemble
         the response."""
-        generated = time.perf_counter()
         hits, notice = prepared.hits, prepared.notice
         answerable, mode, short = True, "generative", None
         if completion is None and prepared.plan == "refuse":
@@ -239,31 +305,46 @@ class AnswerPipeline:
                 )
                 check, mode = self._extractive(prepared), "extractive"
         sources = [self._source(n, hit, check.checks.get(n)) for n, hit in enumerate(hits, 1)]
-        return AskResponse(
+        if prepared.not_computed:
+            notice = " ".join(filter(None, [prepared.not_computed, notice]))
+        return self._response(
+            prepared,
+            completion,
             answer=check.answer,
             short_answer=short,
             sources=sources,
             answerable=answerable,
             grounded=check.grounded,
-            evidence=round(prepared.evidence, 4),
             answer_mode=mode,
             notice=notice,
+            model=completion.model if completion else "none",
+            context_truncated=bool(prepared.prompt and prepared.prompt.truncated),
+        )
+
+    def _response(
+        self, prepared: Prepared, completion: Completion | None, **fields: Any
+    ) -> AskResponse:
+        """The response: the answer's fields, with what every response tells (the LLM's
+        tokens from `completion`)."""
+        done = time.perf_counter()
+        return AskResponse(
+            evidence=round(prepared.evidence, 4),
             query=prepared.query,
             query_rewrite=prepared.rewrite,
             retrieval_mode=prepared.retrieval_mode,
-            model=completion.model if completion else "none",
             index=prepared.index,
             index_version=prepared.version,
-            context_truncated=bool(prepared.prompt and prepared.prompt.truncated),
+            context_truncated=fields.pop("context_truncated", False),
             usage=Usage(
                 prompt_tokens=completion.prompt_tokens if completion else 0,
                 completion_tokens=completion.completion_tokens if completion else 0,
             ),
             timings_ms=Timings(
                 retrieve=round((prepared.retrieved - prepared.started) * 1000, 1),
-                generate=round((generated - prepared.retrieved) * 1000, 1),
-                total=round((generated - prepared.started) * 1000, 1),
+                generate=round((done - prepared.retrieved) * 1000, 1),
+                total=round((done - prepared.started) * 1000, 1),
             ),
+            **fields,
         )
 
     def _short(

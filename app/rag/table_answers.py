@@ -9,15 +9,26 @@ table). A person can check each one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections import Counter
+from dataclasses import dataclass, field
 
 from sqlglot import exp, parse_one
 
 from app.llm.base import LLM, GenerationParams
-from app.rag.table_questions import extract_sql, sql_messages
+from app.rag.table_names import resolve_names
+from app.rag.table_questions import asks_for_count, extract_sql, named_cells, sql_messages
+from app.rag.table_repairs import (
+    adjacent_rows,
+    column_types,
+    repair_types,
+    widen_to_named,
+)
 from app.rag.table_sql import ROW_COLUMN, QueryFailed, QueryResult, UnsafeQuery, run_select
 
 MAX_CITED_ROWS = 20
+_FOUND_NOTHING = "it found nothing: compare with the cells as the table has them"
+_DIFFERENCE = re.compile(r"\b(difference|how (many|much) (more|less|fewer))\b", re.IGNORECASE)
 
 
 class NotComputed(RuntimeError):
@@ -32,36 +43,129 @@ class ComputedAnswer:
     rows: list[int]  # the file's row numbers the answer rests on (at most MAX_CITED_ROWS)
     row_count: int  # how many rows it rests on in all
     attempts: int  # 1, or 2 when the first query failed
+    # "How many …?" answered with the rows themselves: the answer is how many there are.
+    counted: int | None = None
+    tokens: tuple[int, int] = (0, 0)  # the LLM's prompt and completion tokens, all attempts
 
     @property
     def values(self) -> list[str]:
-        """The answer's values: the result's cells, the row column aside."""
+        """The answer's values: the result's cells, the row column aside; for a count
+        answered with rows, their number."""
+        if self.counted is not None:
+            return [str(self.counted)]
         keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
         return [_text(row[i]) for row in self.result.rows for i in keep]
 
 
 class TableAnswerer:
-    def __init__(self, llm: LLM, max_rows: int = 200, timeout_s: float = 5.0):
+    """Asks the LLM for queries over one table and answers with what they compute.
+
+    The first query is written greedily. One that fails (or finds nothing) is written again
+    with the database's error, sampled, since the greedy retry repeats the same query almost
+    always. With `candidates` above 1, that many more queries are sampled as well and the
+    answer is the one most of those that ran agree on (the first written wins a tie): a
+    small model writes the right query often enough, but not first."""
+
+    def __init__(self, llm: LLM, max_rows: int = 200, timeout_s: float = 5.0, candidates: int = 1):
         self.llm = llm
         self.max_rows = max_rows
         self.timeout_s = timeout_s
+        self.candidates = candidates
 
-    def answer(self, question: str, connection, table: str, description: str) -> ComputedAnswer:
-        error: tuple[str, str] | None = None
-        for attempt in (1, 2):
-            reply = self.llm.complete(
-                sql_messages(question, description, error), GenerationParams(max_tokens=200)
-            )
-            sql = extract_sql(reply.text)
-            try:
-                result = run_select(connection, sql, table, self.max_rows, self.timeout_s)
-            except (UnsafeQuery, QueryFailed) as exc:
-                error = (sql, str(exc))
-                continue
+    def answer(
+        self,
+        question: str,
+        connection,
+        table: str,
+        description: str,
+        columns: list[str] | None = None,
+        entity: str | None = None,
+    ) -> ComputedAnswer:
+        """The answer computed by the LLM's queries over `table` (described to it as
+        `description`); with the table's column identifiers in `columns` (and its first text
+        column, `entity`), each query's names are first mended to them (table_names.py).
+        NotComputed when no query works."""
+        asking = _Asking(question, connection, table, description, columns, entity)
+        asking.named = named_cells(connection, table, question)
+        asking.types = column_types(connection, table)
+        found = [self._attempt(asking, None, 0)]
+        if found[0].error is not None:
+            found.append(self._attempt(asking, (found[0].sql, found[0].error), 1))
+        for n in range(1, self.candidates):
+            found.append(self._attempt(asking, None, 1 + n))
+        ran = [f for f in found if f.result is not None]
+        tokens = (sum(f.tokens[0] for f in found), sum(f.tokens[1] for f in found))
+        if not ran:
+            failed = next(f for f in reversed(found) if f.error is not None)
+            raise NotComputed(f"no query written for the table worked ({failed.error})")
+        chosen = _most_agreed(ran)
+        sql, result = self._reread(question, connection, table, chosen.sql, chosen.result)
+        try:
             rows, count = self._cited_rows(connection, sql, table, result)
-            return ComputedAnswer(sql, result, rows, count, attempt)
-        assert error is not None
-        raise NotComputed(f"the query written for the table failed twice ({error[1]})")
+        except (UnsafeQuery, QueryFailed):
+            # A query too tangled to find its rows in (aliases, correlated subqueries):
+            # it read the table, so the table is what it rests on.
+            rows, count = self._every_row(connection, table)
+        listed = asks_for_count(question) and _listed(result) and not result.truncated
+        counted = len(result.rows) if listed else None
+        return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens)
+
+    def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
+        """One query written (greedily for the first, else sampled with seed n) and run."""
+        params = GenerationParams(max_tokens=200)
+        if n > 0:
+            params = GenerationParams(max_tokens=200, temperature=0.7, top_p=0.95, seed=n)
+        messages = sql_messages(asking.question, asking.description, error, asking.named)
+        reply = self.llm.complete(messages, params)
+        tokens = (reply.prompt_tokens, reply.completion_tokens)
+        sql = extract_sql(reply.text)
+        if asking.columns is not None:
+            sql = resolve_names(sql, asking.table, asking.columns, asking.entity)
+        sql = widen_to_named(repair_types(sql, asking.types), asking.named)
+        sql = adjacent_rows(sql, asking.question, asking.named, asking.table)
+        try:
+            result = run_select(asking.connection, sql, asking.table, self.max_rows, self.timeout_s)
+        except (UnsafeQuery, QueryFailed) as exc:
+            return _Attempt(sql, None, str(exc), tokens)
+        if not any(v is not None and v != "" for row in result.rows for v in row):
+            # Nothing found is a wrong filter far more often than a true answer.
+            return _Attempt(sql, None, _FOUND_NOTHING, tokens)
+        return _Attempt(sql, result, None, tokens)
+
+    def _reread(
+        self, question: str, connection, table: str, sql: str, result: QueryResult
+    ) -> tuple[str, QueryResult]:
+        """The query read as the question means it, when the result says it was written
+        otherwise: "how many tickets did Berlin close?" answered with the numbers of each of
+        Berlin's rows is their sum; "the difference between A and B" answered with a negative
+        number is its size. The query shown is the one that computed the value."""
+        if asks_for_count(question) and _numbers_listed(result):
+            tree = _direct_select(sql, table)
+            if tree is not None and not _aggregates(tree) and len(tree.expressions) == 1:
+                summed = tree.copy()
+                summed.set("expressions", [exp.func("sum", tree.expressions[0].copy())])
+                summed.set("order", None)
+                summed.set("limit", None)
+                return self._run_instead(
+                    connection, summed.sql(dialect="duckdb"), table, sql, result
+                )
+        if _DIFFERENCE.search(question) and _one_negative_number(result):
+            tree = parse_one(sql, read="duckdb")
+            if isinstance(tree, exp.Select) and len(tree.expressions) == 1:
+                sized = tree.copy()
+                sized.set("expressions", [exp.func("abs", _unaliased(tree.expressions[0]))])
+                return self._run_instead(
+                    connection, sized.sql(dialect="duckdb"), table, sql, result
+                )
+        return sql, result
+
+    def _run_instead(
+        self, connection, sql: str, table: str, written: str, result: QueryResult
+    ) -> tuple[str, QueryResult]:
+        try:
+            return sql, run_select(connection, sql, table, self.max_rows, self.timeout_s)
+        except (UnsafeQuery, QueryFailed):
+            return written, result
 
     def _cited_rows(
         self, connection, sql: str, table: str, result: QueryResult
@@ -80,16 +184,100 @@ class TableAnswerer:
             return rows[:MAX_CITED_ROWS], len(rows)
         where = tree.args.get("where") if tree is not None else None
         where = where.this.sql(dialect="duckdb") if where is not None else None
+        return self._every_row(connection, table, where, tree)
+
+    def _every_row(
+        self, connection, table: str, where: str | None = None, tree: exp.Select | None = None
+    ) -> tuple[list[int], int]:
+        """The rows `where` keeps (every row without one), with the query's alias for the
+        table kept, as its WHERE may use it."""
+        source = (tree.args.get("from_") or tree.args.get("from")) if tree is not None else None
+        alias = source.this.alias if source is not None else ""
+        named = f'"{table}"' + (f' AS "{alias}"' if alias else "")
         condition = f" WHERE {where}" if where else ""
         numbers = run_select(
             connection,
-            f'SELECT "{ROW_COLUMN}" FROM "{table}"{condition} ORDER BY 1',
+            f'SELECT "{ROW_COLUMN}" FROM {named}{condition} ORDER BY 1',
             table,
             MAX_CITED_ROWS,
             self.timeout_s,
         )
-        total = run_select(connection, f'SELECT count(*) FROM "{table}"{condition}', table)
+        total = run_select(connection, f"SELECT count(*) FROM {named}{condition}", table)
         return [int(r[0]) for r in numbers.rows], int(total.rows[0][0])
+
+
+@dataclass
+class _Asking:
+    """One question put to one table: what every query written for it is made from."""
+
+    question: str
+    connection: object
+    table: str
+    description: str
+    columns: list[str] | None
+    entity: str | None
+    named: list[tuple[str, str]] = field(default_factory=list)
+    types: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    sql: str
+    result: QueryResult | None  # None when it failed
+    error: str | None
+    tokens: tuple[int, int]
+
+
+def _most_agreed(ran: list[_Attempt]) -> _Attempt:
+    """The attempt whose values most of the others share; the earliest of a tie."""
+    answers = [_answer_key(a.result) for a in ran]
+    votes = Counter(answers)
+    best = max(votes.values())
+    return next(a for a, key in zip(ran, answers, strict=True) if votes[key] == best)
+
+
+def _answer_key(result: QueryResult) -> frozenset[str]:
+    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    return frozenset(_text(row[i]).strip().lower() for row in result.rows for i in keep)
+
+
+def _numbers_listed(result: QueryResult) -> bool:
+    """Several rows of one number each (years aside): amounts, not a count."""
+    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    if len(result.rows) < 2 or len(keep) != 1 or result.truncated:
+        return False
+    values = [row[keep[0]] for row in result.rows]
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    return numbers and not _listed(result)
+
+
+def _one_negative_number(result: QueryResult) -> bool:
+    cells = [v for row in result.rows for v in row]
+    return (
+        len(result.rows) == 1
+        and len(cells) == 1
+        and isinstance(cells[0], (int, float))
+        and (cells[0] < 0)
+    )
+
+
+def _unaliased(expression: exp.Expression) -> exp.Expression:
+    return expression.this.copy() if isinstance(expression, exp.Alias) else expression.copy()
+
+
+def _listed(result: QueryResult) -> bool:
+    """Whether the result lists things rather than giving a number: several rows of one
+    value each, that value text or a year (a count, asked for and answered with the rows
+    counted, is their number)."""
+    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    if len(result.rows) < 2 or len(keep) != 1:
+        return False
+    values = [row[keep[0]] for row in result.rows if row[keep[0]] is not None]
+    name = result.columns[keep[0]].lower()
+    years = all(isinstance(v, int) and 1000 <= v <= 2100 for v in values) and (
+        "year" in name or "season" in name
+    )
+    return bool(values) and (all(isinstance(v, str) for v in values) or years)
 
 
 def _direct_select(sql: str, table: str) -> exp.Select | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from app.rag.table_repairs import column_types
+from app.rag.table_sql import ROW_COLUMN, column_identifiers, plain_identifier
 from ingest.table_types import TypedColumn
 
 # Words that ask for a count, a sum, an average, an extreme, a ranking, a comparison or a
@@ -24,13 +26,18 @@ _COMPUTED = re.compile(
     re.IGNORECASE,
 )
 SAMPLE_ROWS = 5
+FEW_VALUES = 6  # a text column with at most this many values has them listed
 
 SYSTEM_PROMPT = (
     "You write one DuckDB SQL SELECT statement that answers the question from the table "
-    "described. Use only that table and its columns, quoting column names in double quotes "
-    "exactly as given. Select the answer's value(s), and the row column as well when the "
-    "answer comes from particular rows. Reply with the SQL only, in a ```sql block."
+    "described. Use only that table and its columns, by the names given. Text compares "
+    "without regard to case. Select the answer's value(s), and the row column as well when the "
+    "answer comes from particular rows. The row column numbers the rows in the file's order: "
+    '"next", "after" or "below" a row is a greater row; "previous", "before" or "above" a '
+    "smaller one. Reply with the SQL only, in a ```sql block."
 )
+# Words that ask for a count, which a table of text answers as well as one of numbers.
+_COUNT = re.compile(r"\b(how many|number of|count)\b", re.IGNORECASE)
 
 
 def asks_for_computation(question: str) -> bool:
@@ -38,17 +45,37 @@ def asks_for_computation(question: str) -> bool:
     return bool(_COMPUTED.search(question))
 
 
+def asks_for_count(question: str) -> bool:
+    """Whether the question asks how many rows there are of something."""
+    return bool(_COUNT.search(question))
+
+
+def entity_column(columns: list[TypedColumn]) -> str | None:
+    """The identifier of the table's first text column: what its rows are, usually."""
+    names = column_identifiers(columns)
+    return next((n for n, c in zip(names, columns, strict=True) if c.type == "text"), None)
+
+
 def table_description(
     name: str, columns: list[TypedColumn], row_numbers: list[int], sample: int = SAMPLE_ROWS
 ) -> str:
-    """The table as the LLM sees it: its name, its columns with their types, a few rows."""
-    lines = [f'Table "{name}" ({len(row_numbers)} rows). Columns:', '- "row" (integer)']
-    for column in columns:
-        unit = f", written with {column.unit}" if column.unit else ""
-        lines.append(f'- "{column.name}" ({column.type}{unit})')
+    """The table as the LLM sees it: its name, its columns (identifiers, with the file's
+    name where it differs, types, units, and the values of a column that has few), and a
+    few rows."""
+    names = column_identifiers(columns)
+    lines = [f"Table {name} ({len(row_numbers)} rows). Columns:", f"- {ROW_COLUMN} (integer)"]
+    for identifier, column in zip(names, columns, strict=True):
+        notes = [column.type]
+        if column.unit:
+            notes.append(f"written with {column.unit}")
+        if " ".join(column.name.split()).lower() != identifier.replace("_", " "):
+            notes.append(f'"{" ".join(column.name.split())}" in the file')
+        values = sorted({v for v in column.values if v is not None}, key=str)
+        if column.type == "text" and len(values) <= FEW_VALUES < len(row_numbers):
+            notes.append("one of: " + ", ".join(_cell(v) for v in values))
+        lines.append(f"- {identifier} ({'; '.join(notes)})")
     lines.append("First rows:")
-    header = ["row", *(column.name for column in columns)]
-    lines.append(" | ".join(header))
+    lines.append(" | ".join([ROW_COLUMN, *names]))
     for i, number in enumerate(row_numbers[:sample]):
         cells = [str(number), *(_cell(column.values[i]) for column in columns)]
         lines.append(" | ".join(cells))
@@ -56,13 +83,20 @@ def table_description(
 
 
 def sql_messages(
-    question: str, description: str, error: tuple[str, str] | None = None
+    question: str,
+    description: str,
+    error: tuple[str, str] | None = None,
+    named: list[tuple[str, str]] | None = None,
 ) -> list[dict[str, str]]:
-    """The chat asking for the query; after a failed one, its SQL and the database's error
-    are shown, for one more try."""
+    """The chat asking for the query, with the cells the question names (column, value:
+    `named_cells`); after a failed one, its SQL and the database's error are shown, for one
+    more try."""
+    cells = ""
+    if named:
+        cells = "\nCells the question names: " + "; ".join(f"{c} = {_literal(v)}" for c, v in named)
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": f"{description}\n\nQuestion: {question}"},
+        {"role": "user", "content": f"{description}\n{cells}\nQuestion: {question}"},
     ]
     if error is not None:
         sql, message = error
@@ -71,6 +105,38 @@ def sql_messages(
             {"role": "user", "content": f"That query failed: {message}\nWrite a corrected one."},
         ]
     return messages
+
+
+def named_cells(connection, table: str, question: str, limit: int = 5) -> list[tuple[str, str]]:
+    """The text cells the question names, as (column, value), longest first: a question
+    says "crettyard", the table has the team "Crettyard" (and no county of that name)."""
+    types = column_types(connection, table)
+    text_columns = [name for name, kind in types.items() if kind == "VARCHAR"]
+    asked = " " + re.sub(r"[^\w]+", " ", question.lower()) + " "
+    found: list[tuple[str, str]] = []
+    for column in text_columns:
+        quoted = '"' + column.replace('"', '""') + '"'
+        values = connection.execute(
+            f'SELECT DISTINCT {quoted} FROM "{table}" WHERE length({quoted}) BETWEEN 3 AND 80'
+        ).fetchall()
+        for (value,) in values:
+            # "Jamaica (JAM)" is named by "jamaica": a bracketed part is a note on the name.
+            for form in (value, re.sub(r"\([^)]*\)|\[[^]]*\]", " ", value)):
+                words = " " + re.sub(r"[^\w]+", " ", form.lower()).strip() + " "
+                if len(words.strip()) >= 3 and words in asked:
+                    found.append((column, value))
+                    break
+    # "the total number of gold medals": "total" is the column, not the row "Total".
+    names = set(types)
+    found = [(c, v) for c, v in found if plain_identifier(v) not in names]
+    found.sort(key=lambda cell: -len(cell[1]))
+    # A value inside a longer one found is the same words named once: "Coleraine" within
+    # "Coleraine Academical Institution".
+    kept: list[tuple[str, str]] = []
+    for column, value in found:
+        if not any(value.lower() in longer.lower() for _, longer in kept):
+            kept.append((column, value))
+    return kept[:limit]
 
 
 def extract_sql(reply: str) -> str:
@@ -82,6 +148,11 @@ def extract_sql(reply: str) -> str:
     bare = re.search(r"\b(WITH|SELECT)\b.*", reply, re.DOTALL | re.IGNORECASE)
     text = bare.group(0) if bare else reply
     return text.strip().split(";")[0].strip()
+
+
+def _literal(value: str) -> str:
+    """A text value as SQL writes it: "Men's Pro" is 'Men''s Pro'."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _cell(value) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,14 +103,53 @@ def restricted_connection():
     return connection
 
 
-_SQL_TYPES = {"integer": "BIGINT", "number": "DOUBLE", "date": "DATE", "text": "VARCHAR"}
-ROW_COLUMN = "row"  # the row number the file shows (a spreadsheet's, header = row 1)
+_SQL_TYPES = {
+    "integer": "BIGINT",
+    "number": "DOUBLE",
+    "date": "DATE",
+    # Text compares without regard to case or accents: a question's "los angeles" finds the
+    # cell "Los Angeles", as a person reading the table would.
+    "text": "VARCHAR COLLATE NOCASE.NOACCENT",
+}
+ROW_COLUMN = "row"  # the row number the document shows (a spreadsheet's, header = row 1)
 
 
-def create_table(connection, name: str, columns: list[TypedColumn], row_numbers: list[int]) -> None:
-    """A typed table of the columns, under their own names, with the file's row numbers in
-    ROW_COLUMN first (renamed from a column of that name, so no name is lost)."""
-    names = _unique([column.name for column in columns])
+def column_identifiers(columns: list[TypedColumn]) -> list[str]:
+    """Each column's name in queries: the file's name as a plain identifier, which a query
+    needs no quotes for (`Shared Titles` is `shared_titles`; `Height (m)` is `height` unless
+    another column is a height too); blank ones numbered, repeats and ROW_COLUMN suffixed.
+    The file's own names stay with the table and its citations."""
+    full = [plain_identifier(column.name) for column in columns]
+    short = [
+        plain_identifier(re.sub(r"\([^)]*\)|\[[^]]*\]", " ", column.name)) for column in columns
+    ]
+    seen: set[str] = {ROW_COLUMN}
+    out = []
+    for i, (whole, brief) in enumerate(zip(full, short, strict=True), 1):
+        name = brief if brief and short.count(brief) == 1 else whole
+        name = name or f"column_{i}"
+        if name[0].isdigit():
+            name = f"c_{name}"
+        candidate, n = name, 2
+        while candidate in seen:
+            candidate, n = f"{name}_{n}", n + 1
+        seen.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def plain_identifier(name: str) -> str:
+    """A name as a plain lowercase identifier: `Shared Titles` is `shared_titles`."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]+", "_", plain.lower()).strip("_")
+
+
+def create_table(
+    connection, name: str, columns: list[TypedColumn], row_numbers: list[int]
+) -> list[str]:
+    """A typed table of the columns, with the document's row numbers in ROW_COLUMN first;
+    returns the columns' identifiers (`column_identifiers`)."""
+    names = column_identifiers(columns)
     declared = ", ".join(
         [f"{_quote(ROW_COLUMN)} BIGINT"]
         + [f"{_quote(n)} {_SQL_TYPES[c.type]}" for n, c in zip(names, columns, strict=True)]
@@ -121,20 +161,7 @@ def create_table(connection, name: str, columns: list[TypedColumn], row_numbers:
     if rows:
         marks = ", ".join("?" * (len(columns) + 1))
         connection.executemany(f"INSERT INTO {_quote(name)} VALUES ({marks})", rows)
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Column names as the file has them; blank ones numbered, repeats and `row` suffixed."""
-    seen: set[str] = {ROW_COLUMN}
-    out = []
-    for i, name in enumerate(names, 1):
-        name = " ".join(name.split()) or f"column {i}"
-        candidate, n = name, 2
-        while candidate.lower() in seen:
-            candidate, n = f"{name} ({n})", n + 1
-        seen.add(candidate.lower())
-        out.append(candidate)
-    return out
+    return names
 
 
 def _quote(identifier: str) -> str:

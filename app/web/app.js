@@ -297,11 +297,15 @@ async function ask(question) {
       } else if (name === "error") throw Object.assign(new Error(), { detail: data.error });
       else if (name === "done") {
         text = data.answer;
-        answer.innerHTML = renderMarkdown(text || "(no answer)");
+        if (data.answer_mode === "computed") {
+          answer.replaceChildren(window.SourcedComputation.render(data));
+        } else {
+          answer.innerHTML = renderMarkdown(text || "(no answer)");
+        }
         renderSources(data.sources, new Set(data.sources.filter((s) => s.cited).map((s) => s.n)));
         const meta = document.createElement("div");
         meta.className = "meta";
-        const how = { generative: data.model, short: `short answer · ${data.model}`, extractive: "quoted from the sources" }[data.answer_mode] || "no answer";
+        const how = { generative: data.model, short: `short answer · ${data.model}`, extractive: "quoted from the sources", computed: `computed by a query · ${data.model}` }[data.answer_mode] || "no answer";
         const grounded = data.answer_mode === "generative" ? ` · grounded ${Math.round(data.grounded * 100)}%` : "";
         meta.textContent = `${how}${grounded} · ${Math.round(data.timings_ms.total)} ms`;
         if (data.query !== question) meta.textContent += ` · searched for: ${data.query}`;
