@@ -13,6 +13,7 @@ from app.errors import AppError
 from app.eval.datasets import load_dataset
 from app.eval.report import format_report
 from app.eval.runner import EvalOptions, evaluate_beir, evaluate_squad, prepare
+from app.eval.tables import evaluate_wtq
 from app.llm import create_llm
 from app.settings import get_settings
 
@@ -45,6 +46,8 @@ def run_eval(args: argparse.Namespace, dataset_path: Path) -> int:
     try:
         if dataset.kind == "beir":
             results = evaluate_beir(dataset, context, options, log)
+        elif dataset.kind == "wtq":
+            results = evaluate_wtq(dataset, context, options, llm_factory, log)
         else:
             results = evaluate_squad(dataset, context, options, llm_factory, log)
     except AppError as exc:

@@ -43,6 +43,9 @@ class Dataset:
     questions: list[Question]
     qrels: dict[str, dict[str, int]] = field(default_factory=dict)  # BEIR: query → doc → grade
     version: str = ""  # SQuAD: "1.1" or "2.0"
+    # Document id → the corpus file's name, when not `file_name(id)` (WTQ: a CSV file named
+    # after the table's page, as a user would have it).
+    file_names: dict[str, str] = field(default_factory=dict)
 
 
 def load_dataset(path: Path) -> Dataset:
@@ -50,9 +53,11 @@ def load_dataset(path: Path) -> Dataset:
         return load_beir(path)
     if path.is_file() and path.suffix == ".json":
         return load_squad(path)
+    if path.is_dir() and (path / "questions.tsv").is_file():
+        return load_wtq(path)
     raise UsageError(
         f"{path}: not a dataset; give a BEIR folder (corpus.jsonl, queries.jsonl, "
-        "qrels/test.tsv) or a SQuAD JSON file"
+        "qrels/test.tsv), a SQuAD JSON file or a WikiTableQuestions folder (questions.tsv, csv/)"
     )
 
 
@@ -121,7 +126,17 @@ def load_wtq(folder: Path) -> Dataset:
             questions.append(Question(row["id"], row["utterance"], answers, table))
     tables = [folder / table for table in sorted(documents)]
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", folder.name)
-    return Dataset(name, "wtq", _fingerprint([path, *tables]), documents, questions)
+    titles = folder / "tables.json"
+    pages = json.loads(titles.read_text(encoding="utf-8")) if titles.is_file() else {}
+    files: dict[str, str] = {}
+    for table in sorted(documents):
+        title = re.sub(r"[^\w ,.'()&-]+", "-", pages.get(table) or Path(table).stem).strip(" .-")
+        candidate, n = f"{title or 'table'}.csv", 2
+        while candidate in files.values():
+            candidate, n = f"{title} ({n}).csv", n + 1
+        files[table] = candidate
+    fingerprint = _fingerprint([path, *tables])
+    return Dataset(name, "wtq", fingerprint, documents, questions, file_names=files)
 
 
 def file_name(doc_id: str) -> str:
@@ -137,14 +152,14 @@ def write_corpus(dataset: Dataset, folder: Path) -> dict[str, str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = {}
     for doc_id, text in dataset.documents.items():
-        name = file_name(doc_id)
+        name = dataset.file_names.get(doc_id) or file_name(doc_id)
         names[name] = doc_id
         target = folder / name
-        content = text + "\n"
+        content = text if text.endswith("\n") else text + "\n"
         if not target.is_file() or target.read_text(encoding="utf-8") != content:
             target.write_text(content, encoding="utf-8")
-    for stale in folder.glob("*.txt"):
-        if stale.name not in names:
+    for stale in folder.iterdir():
+        if stale.is_file() and stale.name not in names:
             stale.unlink()
     return names
 
