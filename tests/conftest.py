@@ -32,6 +32,18 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "corpora: needs ../shared/corpora")
 
 
+def ask_in_process(settings, llm, **body) -> dict:
+    """POST /ask to an app built with this LLM, in process; the JSON of a 200."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+
+    with TestClient(create_app(settings, llm=llm)) as client:
+        response = client.post("/ask", json=body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
 class CountingEmbedder(Embedder):
     """The real embedder, counting how many texts it was asked to embed."""
 

@@ -21,6 +21,7 @@ from ingest.sync import run_ingest
 from ingest.units import Chunk, Source
 
 from .conftest import SAMPLE, CountingEmbedder
+from .conftest import ask_in_process as ask
 
 ANSWERABLE = "What happens to a PDF that needs a password to open?"
 OFF_TOPIC = "Who won the football world cup in 1998?"
@@ -50,13 +51,6 @@ def settings(tmp_path_factory, model):
     settings = Settings(index_dir=root / "indexes", llm_backend="fake", _env_file=None)
     run_ingest([root / "docs"], "default", settings, embedder=CountingEmbedder(model))
     return settings
-
-
-def ask(settings, llm, **body):
-    with TestClient(create_app(settings, llm=llm)) as client:
-        response = client.post("/ask", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 # --- sentences and citation checks -------------------------------------------------------

@@ -16,6 +16,7 @@ from app.settings import Settings
 from ingest.sync import run_ingest
 
 from .conftest import CountingEmbedder
+from .conftest import ask_in_process as ask
 
 TICKETS = """office,month,closed,opened on
 Berlin,May,41,2024-05-02
@@ -66,13 +67,6 @@ def settings(tmp_path_factory, model):
     settings = Settings(index_dir=root / "indexes", llm_backend="fake", _env_file=None)
     run_ingest([root / "docs"], "default", settings, embedder=CountingEmbedder(model))
     return settings
-
-
-def ask(settings, llm, **body):
-    with TestClient(create_app(settings, llm=llm)) as client:
-        response = client.post("/ask", json=body)
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def test_a_count_over_a_table_is_computed_with_its_query_and_rows(settings):

@@ -15,10 +15,9 @@ from __future__ import annotations
 import difflib
 import re
 
-from sqlglot import exp, parse_one
-from sqlglot.errors import SqlglotError
+from sqlglot import exp
 
-from app.rag.table_sql import ROW_COLUMN
+from app.rag.table_sql import ROW_COLUMN, parsed
 
 _CLOSE = 0.8  # difflib ratio for a misspelt column name
 # Names a query gives the thing a table lists, when it has no column of that name.
@@ -34,10 +33,7 @@ def resolve_names(sql: str, table: str, columns: list[str], entity: str | None =
     (identifiers, ROW_COLUMN aside); a generic name for what the table lists ("name",
     "country", "team"…) that matches none is `entity`, the table's first text column. The
     query as it was when it does not parse."""
-    try:
-        tree = parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
+    tree = parsed(sql)
     if tree is None:
         return sql
     defined = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}

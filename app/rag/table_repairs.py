@@ -12,7 +12,8 @@ from __future__ import annotations
 import re
 
 from sqlglot import exp, parse_one
-from sqlglot.errors import SqlglotError
+
+from app.rag.table_sql import parsed
 
 _YEAR = re.compile(r"^\s*(1[0-9]{3}|20[0-9]{2})\s*$")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -31,10 +32,7 @@ def repair_types(sql: str, types: dict[str, str]) -> str:
     """The query with a year compared to a date column made the date's year, LIKE on a date
     or a number made LIKE on its text, and REAL casts made DOUBLE; as it was when it does
     not parse."""
-    try:
-        tree = parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
+    tree = parsed(sql)
     if tree is None:
         return sql
     mended = False
@@ -60,10 +58,7 @@ def widen_to_named(sql: str, named: list[tuple[str, str]]) -> str:
     by_column: dict[str, list[str]] = {}
     for column, value in named:
         by_column.setdefault(column, []).append(value)
-    try:
-        tree = parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
+    tree = parsed(sql)
     if tree is None:
         return sql
     written = {lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
@@ -94,10 +89,7 @@ def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: 
     when the question asks for no neighbour of a cell it names, or the query does not filter
     on that cell."""
     asked = " ".join(re.sub(r"[^\w]+", " ", question.lower()).split())
-    try:
-        tree = parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return sql
+    tree = parsed(sql)
     where = tree.args.get("where") if isinstance(tree, exp.Select) else None
     if where is None:
         return sql

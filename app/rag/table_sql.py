@@ -90,6 +90,14 @@ def _check_table(reference: exp.Table, table: str, defined: set[str]) -> None:
         raise UnsafeQuery(f"only the table {table} is allowed, not {name}")
 
 
+def parsed(sql: str) -> exp.Expression | None:
+    """The query's syntax tree, or None when it does not parse (the check reports why)."""
+    try:
+        return sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return None
+
+
 def restricted_connection():
     """An in-memory DuckDB connection that can reach no file and no network, for good: its
     settings are locked, so no query can undo them."""
