@@ -48,6 +48,8 @@ class TableTarget:
 
     document: str
     name: str
+    # The cells the question names, when routing had to find them (else the answerer does).
+    named: list[tuple[str, str]] | None = None
 
 
 @dataclass
@@ -104,9 +106,11 @@ class TableComputation:
         typed = any(column.type != "text" for column in loaded.table.columns)
         if asks_for_computation(question):
             return target if typed or asks_for_count(question) else None
+        if not typed:
+            return None
         with loaded.lock:
-            named = typed and named_cells(loaded.connection, loaded.sql_name, question)
-        return target if named else None
+            named = named_cells(loaded.connection, loaded.sql_name, question)
+        return TableTarget(target.document, target.name, named) if named else None
 
     def compute(self, index: IndexReader, target: TableTarget, question: str) -> Computed:
         """The question answered by a query over the table; NotComputed with the reason."""
@@ -119,6 +123,7 @@ class TableComputation:
                 loaded.description,
                 loaded.identifiers,
                 loaded.entity,
+                target.named,
             )
         computed = Computed(answer, loaded.table, loaded.sql_name)
         if not computed.values:

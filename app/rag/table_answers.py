@@ -80,13 +80,15 @@ class TableAnswerer:
         description: str,
         columns: list[str] | None = None,
         entity: str | None = None,
+        named: list[tuple[str, str]] | None = None,
     ) -> ComputedAnswer:
         """The answer computed by the LLM's queries over `table` (described to it as
         `description`); with the table's column identifiers in `columns` (and its first text
-        column, `entity`), each query's names are first mended to them (table_names.py).
+        column, `entity`), each query's names are first mended to them (table_names.py);
+        `named` is the cells the question names, when the caller has found them already.
         NotComputed when no query works."""
         asking = _Asking(question, connection, table, description, columns, entity)
-        asking.named = named_cells(connection, table, question)
+        asking.named = named if named is not None else named_cells(connection, table, question)
         asking.types = column_types(connection, table)
         found = [self._attempt(asking, None, 0)]
         if found[0].error is not None:
