@@ -188,3 +188,39 @@ def test_a_query_with_an_alias_cites_the_rows_its_where_keeps(tickets):
     llm = ScriptedLLM(["SELECT count(*) FROM tickets AS t1 WHERE t1.office = 'Paris'"])
     answer = TableAnswerer(llm).answer("How many in Paris?", connection, "tickets", description)
     assert answer.values == ["1"] and answer.rows == [4]
+
+
+def test_a_count_of_zero_is_tried_again_and_stands_when_nothing_better_is_found(tickets):
+    connection, description = tickets
+    rome = "SELECT count(*) FROM tickets WHERE office = 'Rome'"
+    llm = ScriptedLLM([rome, "SELECT count(*) FROM tickets WHERE office = 'Paris'"])
+    answer = TableAnswerer(llm).answer("How many in Paris?", connection, "tickets", description)
+    assert answer.values == ["1"] and answer.attempts == 2
+    assert "it counted nothing" in llm.calls[1][-1]["content"]
+    # Written the same way twice, the zero is the answer: some counts are zero.
+    again = TableAnswerer(ScriptedLLM([rome, rome]))
+    assert again.answer("How many in Rome?", connection, "tickets", description).values == ["0"]
+
+
+def test_the_columns_a_query_ranks_or_filters_by_are_shown_not_answered(tickets):
+    connection, description = tickets
+    ranked = "SELECT office, closed FROM tickets ORDER BY closed DESC LIMIT 1"
+    answer = TableAnswerer(ScriptedLLM([ranked])).answer(
+        "Which office closed the most?", connection, "tickets", description
+    )
+    assert answer.values == ["Berlin"] and answer.result.columns == ["office", "closed"]
+    looked_up = "SELECT office, closed FROM tickets WHERE office = 'Paris'"
+    answer = TableAnswerer(ScriptedLLM([looked_up])).answer(
+        "What did Paris close?", connection, "tickets", description
+    )
+    assert answer.values == ["29"]
+
+
+def test_a_difference_answered_with_the_two_numbers_is_theirs(tickets):
+    connection, description = tickets
+    both = "SELECT closed - closed FROM tickets WHERE row = 2 OR row = 4"
+    answer = TableAnswerer(ScriptedLLM([both])).answer(
+        "How many more did row 2 close than row 4?", connection, "tickets", description
+    )
+    assert answer.values == ["12"] and answer.rows == [2, 4]
+    assert answer.sql.startswith("SELECT ABS(MAX(closed) - MIN(closed))")

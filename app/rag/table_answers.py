@@ -28,6 +28,7 @@ from app.rag.table_sql import ROW_COLUMN, QueryFailed, QueryResult, UnsafeQuery,
 
 MAX_CITED_ROWS = 20
 _FOUND_NOTHING = "it found nothing: compare with the cells as the table has them"
+_COUNTED_NOTHING = "it counted nothing: compare with the cells as the table has them"
 _DIFFERENCE = re.compile(r"\b(difference|how (many|much) (more|less|fewer))\b", re.IGNORECASE)
 
 
@@ -46,6 +47,9 @@ class ComputedAnswer:
     # "How many …?" answered with the rows themselves: the answer is how many there are.
     counted: int | None = None
     tokens: tuple[int, int] = (0, 0)  # the LLM's prompt and completion tokens, all attempts
+    # The result's columns that are the answer, when others only show what it was ranked or
+    # filtered by ("name, height … ORDER BY height": the name); None: all of them.
+    answer_columns: tuple[int, ...] | None = None
 
     @property
     def values(self) -> list[str]:
@@ -53,7 +57,9 @@ class ComputedAnswer:
         answered with rows, their number."""
         if self.counted is not None:
             return [str(self.counted)]
-        keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
+        keep = self.answer_columns
+        if keep is None:
+            keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
         return [_text(row[i]) for row in self.result.rows for i in keep]
 
 
@@ -93,9 +99,13 @@ class TableAnswerer:
         found = [self._attempt(asking, None, 0)]
         if found[0].error is not None:
             found.append(self._attempt(asking, (found[0].sql, found[0].error), 1))
+        elif found[0].doubt is not None:
+            found.append(self._attempt(asking, (found[0].sql, found[0].doubt), 1))
         for n in range(1, self.candidates):
             found.append(self._attempt(asking, None, 1 + n))
-        ran = [f for f in found if f.result is not None]
+        ran = [f for f in found if f.result is not None and f.doubt is None]
+        # A doubtful result is the answer when no query found a better one: a true zero.
+        ran = ran or [f for f in found if f.result is not None]
         tokens = (sum(f.tokens[0] for f in found), sum(f.tokens[1] for f in found))
         if not ran:
             failed = next(f for f in reversed(found) if f.error is not None)
@@ -110,7 +120,8 @@ class TableAnswerer:
             rows, count = self._every_row(connection, table)
         listed = asks_for_count(question) and _listed(result) and not result.truncated
         counted = len(result.rows) if listed else None
-        return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens)
+        asked = _asked_columns(sql, result)
+        return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens, asked)
 
     def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
         """One query written (greedily for the first, else sampled with seed n) and run."""
@@ -132,6 +143,10 @@ class TableAnswerer:
         if not any(v is not None and v != "" for row in result.rows for v in row):
             # Nothing found is a wrong filter far more often than a true answer.
             return _Attempt(sql, None, _FOUND_NOTHING, tokens)
+        if _counted_nothing(sql, result):
+            # "How many ships were launched in 1944?" counted as 0: a filter that matches no
+            # cell as the table writes it, far more often than a true zero.
+            return _Attempt(sql, result, None, tokens, _COUNTED_NOTHING)
         return _Attempt(sql, result, None, tokens)
 
     def _reread(
@@ -140,7 +155,27 @@ class TableAnswerer:
         """The query read as the question means it, when the result says it was written
         otherwise: "how many tickets did Berlin close?" answered with the numbers of each of
         Berlin's rows is their sum; "the difference between A and B" answered with a negative
-        number is its size. The query shown is the one that computed the value."""
+        number is its size, and answered with the two numbers compared, the size of theirs.
+        The query shown is the one that computed the value."""
+        if _DIFFERENCE.search(question) and _numbers_listed(result) and len(result.rows) == 2:
+            tree = _direct_select(sql, table)
+            if tree is not None and not _aggregates(tree) and len(tree.expressions) == 1:
+                number = _unaliased(tree.expressions[0])
+                if isinstance(number, exp.Sub) and number.this == number.expression:
+                    number = number.this  # "runners_up - runners_up" over the two rows
+                apart = exp.func(
+                    "abs",
+                    exp.Sub(
+                        this=exp.func("max", number), expression=exp.func("min", number.copy())
+                    ),
+                )
+                sized = tree.copy()
+                sized.set("expressions", [apart])
+                sized.set("order", None)
+                sized.set("limit", None)
+                return self._run_instead(
+                    connection, sized.sql(dialect="duckdb"), table, sql, result
+                )
         if asks_for_count(question) and _numbers_listed(result):
             tree = _direct_select(sql, table)
             if tree is not None and not _aggregates(tree) and len(tree.expressions) == 1:
@@ -228,6 +263,7 @@ class _Attempt:
     result: QueryResult | None  # None when it failed
     error: str | None
     tokens: tuple[int, int]
+    doubt: str | None = None  # why a result that ran is likely wrong (then tried once more)
 
 
 def _most_agreed(ran: list[_Attempt]) -> _Attempt:
@@ -241,6 +277,34 @@ def _most_agreed(ran: list[_Attempt]) -> _Attempt:
 def _answer_key(result: QueryResult) -> frozenset[str]:
     keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
     return frozenset(_text(row[i]).strip().lower() for row in result.rows for i in keep)
+
+
+def _counted_nothing(sql: str, result: QueryResult) -> bool:
+    """Whether the result is a lone zero computed over a filter (a WHERE or a CASE)."""
+    cells = [v for row in result.rows for v in row]
+    if len(cells) != 1 or isinstance(cells[0], bool) or cells[0] != 0:
+        return False
+    tree = parse_one(sql, read="duckdb")
+    return tree.find(exp.Where) is not None or tree.find(exp.Case) is not None
+
+
+def _asked_columns(sql: str, result: QueryResult) -> tuple[int, ...] | None:
+    """The result's columns that answer the question, when some of the others are columns
+    the query only ranks or filters by: "SELECT name, height … ORDER BY height LIMIT 1" asks
+    for the name. None when every column is the answer."""
+    tree = parse_one(sql, read="duckdb")
+    if not isinstance(tree, exp.Select) or len(tree.expressions) != len(result.columns):
+        return None
+    clauses = [tree.args.get("where"), tree.args.get("order")]
+    used = {c.name for clause in clauses if clause is not None for c in clause.find_all(exp.Column)}
+    answer, shown = [], []
+    for i, expression in enumerate(tree.expressions):
+        if result.columns[i] == ROW_COLUMN:
+            continue
+        column = _unaliased(expression)
+        by = isinstance(column, exp.Column) and column.name in used
+        (shown if by else answer).append(i)
+    return tuple(answer) if answer and shown else None
 
 
 def _numbers_listed(result: QueryResult) -> bool:
