@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlglot import exp, parse_one
+from sqlglot import exp
 
 from app.llm.base import LLM, GenerationParams
 from app.rag.table_names import resolve_names
@@ -24,7 +24,14 @@ from app.rag.table_repairs import (
     repair_types,
     widen_to_named,
 )
-from app.rag.table_sql import ROW_COLUMN, QueryFailed, QueryResult, UnsafeQuery, run_select
+from app.rag.table_sql import (
+    ROW_COLUMN,
+    QueryFailed,
+    QueryResult,
+    UnsafeQuery,
+    parsed,
+    run_select,
+)
 
 MAX_CITED_ROWS = 20
 _FOUND_NOTHING = "it found nothing: compare with the cells as the table has them"
@@ -112,15 +119,16 @@ class TableAnswerer:
             raise NotComputed(f"no query written for the table worked ({failed.error})")
         chosen = _most_agreed(ran)
         sql, result = self._reread(question, connection, table, chosen.sql, chosen.result)
+        tree = parsed(sql)  # it ran, so it parses
         try:
-            rows, count = self._cited_rows(connection, sql, table, result)
+            rows, count = self._cited_rows(connection, tree, table, result)
         except (UnsafeQuery, QueryFailed):
             # A query too tangled to find its rows in (aliases, correlated subqueries):
             # it read the table, so the table is what it rests on.
             rows, count = self._every_row(connection, table)
         listed = asks_for_count(question) and _listed(result) and not result.truncated
         counted = len(result.rows) if listed else None
-        asked = _asked_columns(sql, result)
+        asked = _asked_columns(tree, result)
         return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens, asked)
 
     def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
@@ -153,65 +161,25 @@ class TableAnswerer:
         self, question: str, connection, table: str, sql: str, result: QueryResult
     ) -> tuple[str, QueryResult]:
         """The query read as the question means it, when the result says it was written
-        otherwise: "how many tickets did Berlin close?" answered with the numbers of each of
-        Berlin's rows is their sum; "the difference between A and B" answered with a negative
-        number is its size, and answered with the two numbers compared, the size of theirs.
-        The query shown is the one that computed the value."""
-        if _DIFFERENCE.search(question) and _numbers_listed(result) and len(result.rows) == 2:
-            tree = _direct_select(sql, table)
-            if tree is not None and not _aggregates(tree) and len(tree.expressions) == 1:
-                number = _unaliased(tree.expressions[0])
-                if isinstance(number, exp.Sub) and number.this == number.expression:
-                    number = number.this  # "runners_up - runners_up" over the two rows
-                apart = exp.func(
-                    "abs",
-                    exp.Sub(
-                        this=exp.func("max", number), expression=exp.func("min", number.copy())
-                    ),
-                )
-                sized = tree.copy()
-                sized.set("expressions", [apart])
-                sized.set("order", None)
-                sized.set("limit", None)
-                return self._run_instead(
-                    connection, sized.sql(dialect="duckdb"), table, sql, result
-                )
-        if asks_for_count(question) and _numbers_listed(result):
-            tree = _direct_select(sql, table)
-            if tree is not None and not _aggregates(tree) and len(tree.expressions) == 1:
-                summed = tree.copy()
-                summed.set("expressions", [exp.func("sum", tree.expressions[0].copy())])
-                summed.set("order", None)
-                summed.set("limit", None)
-                return self._run_instead(
-                    connection, summed.sql(dialect="duckdb"), table, sql, result
-                )
-        if _DIFFERENCE.search(question) and _one_negative_number(result):
-            tree = parse_one(sql, read="duckdb")
-            if isinstance(tree, exp.Select) and len(tree.expressions) == 1:
-                sized = tree.copy()
-                sized.set("expressions", [exp.func("abs", _unaliased(tree.expressions[0]))])
-                return self._run_instead(
-                    connection, sized.sql(dialect="duckdb"), table, sql, result
-                )
-        return sql, result
-
-    def _run_instead(
-        self, connection, sql: str, table: str, written: str, result: QueryResult
-    ) -> tuple[str, QueryResult]:
+        otherwise (`_meant`); the query shown is the one that computed the value."""
+        tree = parsed(sql)
+        meant = _meant(question, tree, table, result) if tree is not None else None
+        if meant is None:
+            return sql, result
         try:
-            return sql, run_select(connection, sql, table, self.max_rows, self.timeout_s)
+            instead = meant.sql(dialect="duckdb")
+            return instead, run_select(connection, instead, table, self.max_rows, self.timeout_s)
         except (UnsafeQuery, QueryFailed):
-            return written, result
+            return sql, result
 
     def _cited_rows(
-        self, connection, sql: str, table: str, result: QueryResult
+        self, connection, tree: exp.Expression, table: str, result: QueryResult
     ) -> tuple[list[int], int]:
         if ROW_COLUMN in result.columns:
             at = result.columns.index(ROW_COLUMN)
             rows = sorted({int(row[at]) for row in result.rows if row[at] is not None})
             return rows[:MAX_CITED_ROWS], len(rows)
-        tree = _direct_select(sql, table)
+        tree = _direct_select(tree, table)
         if tree is not None and not _aggregates(tree):
             with_rows = tree.copy().select(exp.column(ROW_COLUMN, quoted=True), copy=False)
             found = run_select(
@@ -279,20 +247,53 @@ def _answer_key(result: QueryResult) -> frozenset[str]:
     return frozenset(_text(row[i]).strip().lower() for row in result.rows for i in keep)
 
 
+def _meant(
+    question: str, tree: exp.Expression, table: str, result: QueryResult
+) -> exp.Select | None:
+    """The query the question meant, when the result shows it was written otherwise; else
+    None. "How many tickets did Berlin close?" answered with the numbers of each of Berlin's
+    rows is their sum; "the difference between A and B" answered with the two numbers
+    compared is the size of theirs, and answered with a negative number, its size."""
+    direct = _direct_select(tree, table)
+    plain = direct is not None and not _aggregates(direct) and len(direct.expressions) == 1
+    if plain and _DIFFERENCE.search(question) and _numbers_listed(result) and len(result.rows) == 2:
+        number = _unaliased(direct.expressions[0])
+        if isinstance(number, exp.Sub) and number.this == number.expression:
+            number = number.this  # "runners_up - runners_up" over the two rows
+        apart = exp.Sub(this=exp.func("max", number), expression=exp.func("min", number.copy()))
+        return _over_all_rows(direct, exp.func("abs", apart))
+    if plain and asks_for_count(question) and _numbers_listed(result):
+        return _over_all_rows(direct, exp.func("sum", direct.expressions[0].copy()))
+    one = isinstance(tree, exp.Select) and len(tree.expressions) == 1
+    if one and _DIFFERENCE.search(question) and _one_negative_number(result):
+        sized = tree.copy()
+        sized.set("expressions", [exp.func("abs", _unaliased(tree.expressions[0]))])
+        return sized
+    return None
+
+
+def _over_all_rows(tree: exp.Select, expression: exp.Expression) -> exp.Select:
+    """The query computing `expression` over every row its WHERE keeps (no order or limit)."""
+    computed = tree.copy()
+    computed.set("expressions", [expression])
+    computed.set("order", None)
+    computed.set("limit", None)
+    return computed
+
+
 def _counted_nothing(sql: str, result: QueryResult) -> bool:
     """Whether the result is a lone zero computed over a filter (a WHERE or a CASE)."""
     cells = [v for row in result.rows for v in row]
     if len(cells) != 1 or isinstance(cells[0], bool) or cells[0] != 0:
         return False
-    tree = parse_one(sql, read="duckdb")
-    return tree.find(exp.Where) is not None or tree.find(exp.Case) is not None
+    tree = parsed(sql)
+    return tree is not None and (tree.find(exp.Where) or tree.find(exp.Case)) is not None
 
 
-def _asked_columns(sql: str, result: QueryResult) -> tuple[int, ...] | None:
+def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...] | None:
     """The result's columns that answer the question, when some of the others are columns
     the query only ranks or filters by: "SELECT name, height … ORDER BY height LIMIT 1" asks
     for the name. None when every column is the answer."""
-    tree = parse_one(sql, read="duckdb")
     if not isinstance(tree, exp.Select) or len(tree.expressions) != len(result.columns):
         return None
     clauses = [tree.args.get("where"), tree.args.get("order")]
@@ -346,10 +347,9 @@ def _listed(result: QueryResult) -> bool:
     return bool(values) and (all(isinstance(v, str) for v in values) or years)
 
 
-def _direct_select(sql: str, table: str) -> exp.Select | None:
+def _direct_select(tree: exp.Expression, table: str) -> exp.Select | None:
     """The query, when it is a plain SELECT that reads the table directly (no CTE, join, set
     operation or subquery in its FROM); else None."""
-    tree = parse_one(sql, read="duckdb")
     if not isinstance(tree, exp.Select) or tree.args.get("with") or tree.args.get("joins"):
         return None
     source = tree.args.get("from_") or tree.args.get("from")
