@@ -8,6 +8,7 @@ from app.eval.datasets import load_wtq
 from app.rag.table_names import resolve_names
 from app.rag.table_questions import (
     asks_for_computation,
+    asks_for_count,
     extract_sql,
     sql_messages,
     table_description,
@@ -153,3 +154,18 @@ def test_a_word_of_a_column_or_a_generic_name_finds_its_column():
         "SELECT school FROM t"
     )
     assert resolve_names("SELECT name FROM t", "t", ["school", "wins"]) == "SELECT name FROM t"
+
+
+def test_a_ranking_by_a_number_of_things_is_not_a_count():
+    assert asks_for_count("how many ships were launched in 1944?")
+    assert asks_for_count("what is the number of products introduced in 2010?")
+    assert not asks_for_count("which schools have the largest number of shared titles?")
+    assert not asks_for_count("who has the most number of wins?")
+
+
+def test_a_summary_row_is_pointed_out_to_the_llm():
+    columns = [infer_column("Nation", ["Jamaica", "Total"]), infer_column("Gold", ["4", "16"])]
+    text = table_description("medals", columns, [2, 3])
+    assert "Row 3 totals the others: queries leave it out unless they name it." in text
+    plain = table_description("medals", columns[1:], [2, 3])
+    assert "totals the others" not in plain

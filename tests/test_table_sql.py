@@ -186,3 +186,57 @@ def test_the_row_after_or_before_a_named_one_is_its_neighbour_in_the_file():
     assert adjacent_rows(written, "what did hon trish worth win?", named, "t") == written
     other = "SELECT member FROM t WHERE majority > 2"
     assert adjacent_rows(other, "who is after hon trish worth?", named, "t") == other
+
+
+@pytest.fixture
+def medals():
+    connection = restricted_connection()
+    columns = [
+        infer_column("Nation", ["United States", "Jamaica", "Total"]),
+        infer_column("Gold", ["5", "4", "16"]),
+        infer_column("Result", ["W 21–3", "L 10–14", "W 7–0"]),
+        infer_column("Introduced", ["May 2010", "2010", "2001"]),
+    ]
+    create_table(connection, "t", columns, [2, 3, 4])
+    return connection
+
+
+def test_a_summary_row_is_left_out_unless_a_query_names_it(medals):
+    from app.rag.table_repairs import column_types, summary_rows, without_summary_rows
+
+    totals = summary_rows(medals, "t", column_types(medals, "t"))
+    assert totals == [4]
+    for written, expected in [
+        ("SELECT nation FROM t ORDER BY gold DESC LIMIT 1", [("United States",)]),
+        ("SELECT sum(gold) FROM t", [(9,)]),
+        (
+            "SELECT m.nation FROM t AS m WHERE m.gold = (SELECT max(gold) FROM t)",
+            [("United States",)],
+        ),
+        ("SELECT gold FROM t WHERE nation = 'Total'", [(16,)]),  # named: as written
+    ]:
+        mended = without_summary_rows(written, "t", totals)
+        assert run_select(medals, mended, "t").rows == expected, mended
+    assert without_summary_rows("SELECT 1 FROM t", "t", []) == "SELECT 1 FROM t"
+
+
+def test_a_value_no_cell_is_finds_the_cells_holding_it_as_a_word(medals):
+    from app.rag.table_repairs import column_types, contained_cells
+
+    types = column_types(medals, "t")
+
+    def count(sql: str) -> int:
+        return run_select(medals, contained_cells(sql, medals, "t", types), "t").rows[0][0]
+
+    assert count("SELECT count(*) FROM t WHERE result = 'W'") == 2
+    assert count("SELECT count(*) FROM t WHERE 'l' = result") == 1
+    # A year finds "May 2010" besides the cell "2010"; written as a number too.
+    assert count("SELECT count(*) FROM t WHERE introduced = '2010'") == 2
+    assert count("SELECT count(*) FROM t WHERE introduced = 2010") == 2
+    # A value some cell is, one no cell holds, and a number column: as written.
+    for written in [
+        "SELECT count(*) FROM t WHERE result = 'L 10–14'",
+        "SELECT count(*) FROM t WHERE result = 'D'",
+        "SELECT count(*) FROM t WHERE gold = 5",
+    ]:
+        assert contained_cells(written, medals, "t", types) == written

@@ -21,8 +21,11 @@ from app.rag.table_questions import asks_for_count, extract_sql, named_cells, sq
 from app.rag.table_repairs import (
     adjacent_rows,
     column_types,
+    contained_cells,
     repair_types,
+    summary_rows,
     widen_to_named,
+    without_summary_rows,
 )
 from app.rag.table_sql import (
     ROW_COLUMN,
@@ -103,6 +106,7 @@ class TableAnswerer:
         asking = _Asking(question, connection, table, description, columns, entity)
         asking.named = named if named is not None else named_cells(connection, table, question)
         asking.types = column_types(connection, table)
+        asking.summaries = summary_rows(connection, table, asking.types)
         found = [self._attempt(asking, None, 0)]
         if found[0].error is not None:
             found.append(self._attempt(asking, (found[0].sql, found[0].error), 1))
@@ -142,8 +146,11 @@ class TableAnswerer:
         sql = extract_sql(reply.text)
         if asking.columns is not None:
             sql = resolve_names(sql, asking.table, asking.columns, asking.entity)
-        sql = widen_to_named(repair_types(sql, asking.types), asking.named)
+        sql = repair_types(sql, asking.types)
+        sql = contained_cells(sql, asking.connection, asking.table, asking.types)
+        sql = widen_to_named(sql, asking.named)
         sql = adjacent_rows(sql, asking.question, asking.named, asking.table)
+        sql = without_summary_rows(sql, asking.table, asking.summaries)
         try:
             result = run_select(asking.connection, sql, asking.table, self.max_rows, self.timeout_s)
         except (UnsafeQuery, QueryFailed) as exc:
@@ -223,6 +230,7 @@ class _Asking:
     entity: str | None
     named: list[tuple[str, str]] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
+    summaries: list[int] = field(default_factory=list)  # its "Total" rows (table_repairs.py)
 
 
 @dataclass(frozen=True)

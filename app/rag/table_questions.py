@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from app.rag.table_repairs import column_types
+from app.rag.table_repairs import column_types, is_summary_cell
 from app.rag.table_sql import ROW_COLUMN, column_identifiers, plain_identifier
 from ingest.table_types import TypedColumn
 
@@ -38,6 +38,8 @@ SYSTEM_PROMPT = (
 )
 # Words that ask for a count, which a table of text answers as well as one of numbers.
 _COUNT = re.compile(r"\b(how many|number of|count)\b", re.IGNORECASE)
+# "the most number of", "the largest number of": a ranking by a number, not a count.
+_RANKED_BY = re.compile(r"\b(most|least|fewest|\w+est) number of$", re.IGNORECASE)
 
 
 def asks_for_computation(question: str) -> bool:
@@ -46,8 +48,9 @@ def asks_for_computation(question: str) -> bool:
 
 
 def asks_for_count(question: str) -> bool:
-    """Whether the question asks how many rows there are of something."""
-    return bool(_COUNT.search(question))
+    """Whether the question asks how many rows there are of something ("which schools have
+    the largest number of titles?" asks for schools)."""
+    return any(not _RANKED_BY.search(question[: m.end()]) for m in _COUNT.finditer(question))
 
 
 def entity_column(columns: list[TypedColumn]) -> str | None:
@@ -74,6 +77,14 @@ def table_description(
         if column.type == "text" and len(values) <= FEW_VALUES < len(row_numbers):
             notes.append("one of: " + ", ".join(_cell(v) for v in values))
         lines.append(f"- {identifier} ({'; '.join(notes)})")
+    summaries = [
+        number
+        for i, number in enumerate(row_numbers)
+        if any(is_summary_cell(column.values[i]) for column in columns)
+    ]
+    if summaries:
+        listed = ", ".join(str(n) for n in summaries)
+        lines.append(f"Row {listed} totals the others: queries leave it out unless they name it.")
     lines.append("First rows:")
     lines.append(" | ".join([ROW_COLUMN, *names]))
     for i, number in enumerate(row_numbers[:sample]):

@@ -4,7 +4,10 @@ A small model writes SQL as if every cell were text: `introduced = '2010'` for a
 (which the database reads as 2010-01-01, so the other days of 2010 are missed), `date LIKE
 '%2010%'` (no LIKE for dates at all), `CAST(x AS REAL)` (a 4-byte float in DuckDB, so 24.2
 comes back as 24.200000762939453). Each is rewritten to what it meant: the year of the date,
-the cell as text, a double. Everything else is left as written.
+the cell as text, a double. Cells are compared as the table writes them: `result = 'W'` where
+the cells read "W 21–3" finds the cells holding the word. A summary row ("Total") is left
+out of what a query computes over, unless the query names it. Everything else is left as
+written.
 """
 
 from __future__ import annotations
@@ -134,3 +137,90 @@ def _year_of_date(comparison: exp.Expression, types: dict[str, str]) -> bool:
             value.replace(exp.Literal.number(int(value.this)))
             return True
     return False
+
+
+# A cell that says its row sums the others: "Total", "Totals", "Grand total".
+_SUMMARY_CELL = re.compile(r"^\s*(grand |overall )?totals?:?\s*$", re.IGNORECASE)
+
+
+def is_summary_cell(value) -> bool:
+    """Whether a cell marks its row as the total of the others."""
+    return isinstance(value, str) and bool(_SUMMARY_CELL.match(value))
+
+
+def summary_rows(connection, table: str, types: dict[str, str]) -> list[int]:
+    """The row numbers of the table's summary rows (a text cell "Total", "Totals"…)."""
+    text = [name for name, kind in types.items() if kind == "VARCHAR"]
+    if not text:
+        return []
+    marked = " OR ".join(f"regexp_full_match({_quoted(c)}, ?)" for c in text)
+    pattern = f"(?i){_SUMMARY_CELL.pattern}"  # the same expression in RE2
+    found = connection.execute(
+        f'SELECT "row" FROM "{table}" WHERE {marked} ORDER BY 1', [pattern] * len(text)
+    ).fetchall()
+    return [int(number) for (number,) in found]
+
+
+def without_summary_rows(sql: str, table: str, rows: list[int]) -> str:
+    """The query with the table's summary rows left out of every SELECT that reads the table
+    (a "Total" row ranks first by gold medals, and doubles a sum); as it was when the query
+    names one of them ('Total'), or there are none."""
+    tree = parsed(sql)
+    if tree is None or not rows:
+        return sql
+    if any(lit.is_string and is_summary_cell(lit.this) for lit in tree.find_all(exp.Literal)):
+        return sql
+    mended = False
+    for select in list(tree.find_all(exp.Select)):
+        source = select.args.get("from_") or select.args.get("from")
+        if select.args.get("joins") or source is None:
+            continue
+        read = source.this
+        if not isinstance(read, exp.Table) or read.name != table:
+            continue
+        number = exp.column("row", table=read.alias or None, quoted=True)
+        kept = exp.Not(this=exp.In(this=number, expressions=[exp.Literal.number(r) for r in rows]))
+        select.where(kept, copy=False)
+        mended = True
+    return tree.sql(dialect="duckdb") if mended else sql
+
+
+def contained_cells(sql: str, connection, table: str, types: dict[str, str]) -> str:
+    """The query with a text column compared to a value no cell of it is, but some cells hold
+    as a word (`result = 'W'`, the cells "W 21–3"; `introduced = 2010`, the cells "May 2010"),
+    made to find the cells holding it; a year also finds them where some cells are the year
+    alone. As it was otherwise."""
+    tree = parsed(sql)
+    if tree is None:
+        return sql
+    mended = False
+    for comparison in list(tree.find_all(exp.EQ)):
+        column, value = comparison.this, comparison.expression
+        if isinstance(value, exp.Column) and isinstance(column, exp.Literal):
+            column, value = value, column
+        if not isinstance(column, exp.Column) or not isinstance(value, exp.Literal):
+            continue
+        if types.get(column.name) != "VARCHAR" or not value.this.strip():
+            continue
+        word = _word_pattern(value.this)
+        quoted = _quoted(column.name)
+        equal, holding = connection.execute(
+            f"SELECT count(*) FILTER (WHERE {quoted} = ?), "
+            f'count(*) FILTER (WHERE regexp_matches({quoted}, ?) AND {quoted} <> ?) FROM "{table}"',
+            [value.this, word, value.this],
+        ).fetchone()
+        if holding == 0 or (equal > 0 and not _YEAR.match(value.this)):
+            continue
+        comparison.replace(exp.func("regexp_matches", column.copy(), exp.Literal.string(word)))
+        mended = True
+    return tree.sql(dialect="duckdb") if mended else sql
+
+
+def _word_pattern(text: str) -> str:
+    """A regular expression (RE2) finding `text` as a word of a cell, without regard to case."""
+    escaped = re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text.strip())
+    return f"(?i)(^|[^[:alnum:]]){escaped}([^[:alnum:]]|$)"
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
