@@ -33,6 +33,7 @@ from app.rag.table_sql import (
     QueryResult,
     UnsafeQuery,
     parsed,
+    quote_identifier,
     run_select,
 )
 
@@ -205,11 +206,11 @@ class TableAnswerer:
         table kept, as its WHERE may use it."""
         source = (tree.args.get("from_") or tree.args.get("from")) if tree is not None else None
         alias = source.this.alias if source is not None else ""
-        named = f'"{table}"' + (f' AS "{alias}"' if alias else "")
+        named = quote_identifier(table) + (f" AS {quote_identifier(alias)}" if alias else "")
         condition = f" WHERE {where}" if where else ""
         numbers = run_select(
             connection,
-            f'SELECT "{ROW_COLUMN}" FROM {named}{condition} ORDER BY 1',
+            f"SELECT {quote_identifier(ROW_COLUMN)} FROM {named}{condition} ORDER BY 1",
             table,
             MAX_CITED_ROWS,
             self.timeout_s,

@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 
 from app.rag.table_repairs import column_types, is_summary_cell
-from app.rag.table_sql import ROW_COLUMN, column_identifiers, plain_identifier
+from app.rag.table_sql import (
+    ROW_COLUMN,
+    column_identifiers,
+    plain_identifier,
+    quote_identifier,
+    quote_text,
+)
 from ingest.table_types import TypedColumn
 
 # Words that ask for a count, a sum, an average, an extreme, a ranking, a comparison or a
@@ -104,7 +110,9 @@ def sql_messages(
     more try."""
     cells = ""
     if named:
-        cells = "\nCells the question names: " + "; ".join(f"{c} = {_literal(v)}" for c, v in named)
+        cells = "\nCells the question names: " + "; ".join(
+            f"{c} = {quote_text(v)}" for c, v in named
+        )
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": f"{description}\n{cells}\nQuestion: {question}"},
@@ -126,9 +134,10 @@ def named_cells(connection, table: str, question: str, limit: int = 5) -> list[t
     asked = " " + re.sub(r"[^\w]+", " ", question.lower()) + " "
     found: list[tuple[str, str]] = []
     for column in text_columns:
-        quoted = '"' + column.replace('"', '""') + '"'
+        quoted = quote_identifier(column)
         values = connection.execute(
-            f'SELECT DISTINCT {quoted} FROM "{table}" WHERE length({quoted}) BETWEEN 3 AND 80'
+            f"SELECT DISTINCT {quoted} FROM {quote_identifier(table)} "
+            f"WHERE length({quoted}) BETWEEN 3 AND 80"
         ).fetchall()
         for (value,) in values:
             # "Jamaica (JAM)" is named by "jamaica": a bracketed part is a note on the name.
@@ -159,11 +168,6 @@ def extract_sql(reply: str) -> str:
     bare = re.search(r"\b(WITH|SELECT)\b.*", reply, re.DOTALL | re.IGNORECASE)
     text = bare.group(0) if bare else reply
     return text.strip().split(";")[0].strip()
-
-
-def _literal(value: str) -> str:
-    """A text value as SQL writes it: "Men's Pro" is 'Men''s Pro'."""
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _cell(value) -> str:

@@ -16,7 +16,7 @@ import re
 
 from sqlglot import exp, parse_one
 
-from app.rag.table_sql import parsed
+from app.rag.table_sql import ROW_COLUMN, parsed, quote_identifier, quote_text
 
 _YEAR = re.compile(r"^\s*(1[0-9]{3}|20[0-9]{2})\s*$")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -103,11 +103,10 @@ def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: 
         if not (after or before) or not _filters_on(where, column, value):
             continue
         step = "+ 1" if after else "- 1"
-        quoted = '"' + column.replace('"', '""') + '"'
-        literal = "'" + value.replace("'", "''") + "'"
+        row, named = quote_identifier(ROW_COLUMN), quote_identifier(table)
         neighbour = parse_one(
-            f'SELECT 1 FROM "{table}" WHERE "row" IN '
-            f'(SELECT "row" {step} FROM "{table}" WHERE {quoted} = {literal})',
+            f"SELECT 1 FROM {named} WHERE {row} IN (SELECT {row} {step} FROM {named} "
+            f"WHERE {quote_identifier(column)} = {quote_text(value)})",
             read="duckdb",
         ).args["where"]
         tree.set("where", neighbour)
@@ -153,10 +152,12 @@ def summary_rows(connection, table: str, types: dict[str, str]) -> list[int]:
     text = [name for name, kind in types.items() if kind == "VARCHAR"]
     if not text:
         return []
-    marked = " OR ".join(f"regexp_full_match({_quoted(c)}, ?)" for c in text)
+    marked = " OR ".join(f"regexp_full_match({quote_identifier(c)}, ?)" for c in text)
     pattern = f"(?i){_SUMMARY_CELL.pattern}"  # the same expression in RE2
     found = connection.execute(
-        f'SELECT "row" FROM "{table}" WHERE {marked} ORDER BY 1', [pattern] * len(text)
+        f"SELECT {quote_identifier(ROW_COLUMN)} FROM {quote_identifier(table)} "
+        f"WHERE {marked} ORDER BY 1",
+        [pattern] * len(text),
     ).fetchall()
     return [int(number) for (number,) in found]
 
@@ -178,7 +179,7 @@ def without_summary_rows(sql: str, table: str, rows: list[int]) -> str:
         read = source.this
         if not isinstance(read, exp.Table) or read.name != table:
             continue
-        number = exp.column("row", table=read.alias or None, quoted=True)
+        number = exp.column(ROW_COLUMN, table=read.alias or None, quoted=True)
         kept = exp.Not(this=exp.In(this=number, expressions=[exp.Literal.number(r) for r in rows]))
         select.where(kept, copy=False)
         mended = True
@@ -203,10 +204,11 @@ def contained_cells(sql: str, connection, table: str, types: dict[str, str]) -> 
         if types.get(column.name) != "VARCHAR" or not value.this.strip():
             continue
         word = _word_pattern(value.this)
-        quoted = _quoted(column.name)
+        quoted = quote_identifier(column.name)
         equal, holding = connection.execute(
             f"SELECT count(*) FILTER (WHERE {quoted} = ?), "
-            f'count(*) FILTER (WHERE regexp_matches({quoted}, ?) AND {quoted} <> ?) FROM "{table}"',
+            f"count(*) FILTER (WHERE regexp_matches({quoted}, ?) AND {quoted} <> ?) "
+            f"FROM {quote_identifier(table)}",
             [value.this, word, value.this],
         ).fetchone()
         if holding == 0 or (equal > 0 and not _YEAR.match(value.this)):
@@ -220,7 +222,3 @@ def _word_pattern(text: str) -> str:
     """A regular expression (RE2) finding `text` as a word of a cell, without regard to case."""
     escaped = re.sub(r"([\\.^$|?*+()\[\]{}])", r"\\\1", text.strip())
     return f"(?i)(^|[^[:alnum:]]){escaped}([^[:alnum:]]|$)"
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

@@ -159,21 +159,30 @@ def create_table(
     returns the columns' identifiers (`column_identifiers`)."""
     names = column_identifiers(columns)
     declared = ", ".join(
-        [f"{_quote(ROW_COLUMN)} BIGINT"]
-        + [f"{_quote(n)} {_SQL_TYPES[c.type]}" for n, c in zip(names, columns, strict=True)]
+        [f"{quote_identifier(ROW_COLUMN)} BIGINT"]
+        + [
+            f"{quote_identifier(n)} {_SQL_TYPES[c.type]}"
+            for n, c in zip(names, columns, strict=True)
+        ]
     )
-    connection.execute(f"CREATE TABLE {_quote(name)} ({declared})")
+    connection.execute(f"CREATE TABLE {quote_identifier(name)} ({declared})")
     rows = [
         (number, *(column.values[i] for column in columns)) for i, number in enumerate(row_numbers)
     ]
     if rows:
         marks = ", ".join("?" * (len(columns) + 1))
-        connection.executemany(f"INSERT INTO {_quote(name)} VALUES ({marks})", rows)
+        connection.executemany(f"INSERT INTO {quote_identifier(name)} VALUES ({marks})", rows)
     return names
 
 
-def _quote(identifier: str) -> str:
+def quote_identifier(identifier: str) -> str:
+    """A name as SQL quotes it, inner double quotes doubled: `Total` is `"Total"`."""
     return '"' + identifier.replace('"', '""') + '"'
+
+
+def quote_text(value: str) -> str:
+    """A text value as SQL writes it: "Men's Pro" is 'Men''s Pro'."""
+    return "'" + value.replace("'", "''") + "'"
 
 
 def run_select(
