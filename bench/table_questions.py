@@ -5,7 +5,9 @@ Each question's own table is read as the product reads cells (ingest/table_types
 into a locked DuckDB connection, and handed with the question to TableAnswerer; the answer's
 values are scored as the dataset's authors score them (app/eval/metrics.denotation_match).
 
-    python bench/table_questions.py [--limit 100]
+    python bench/table_questions.py [--limit 100] [--candidates 5] [--details out.json]
+
+Each question's outcome is printed to stderr as it is answered.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import argparse
 import csv
 import io
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -81,6 +84,13 @@ def main() -> None:
             found = {"failed": str(exc)}
         seconds.append(time.perf_counter() - started)
         details.append({"question": question.text, "gold": question.answers, **found})
+        mark = "right" if found.get("right") else ("not computed" if "failed" in found else "wrong")
+        print(
+            f"{len(seconds)}/{len(questions)} {mark:12} {seconds[-1]:5.1f} s  "
+            f"{right}/{len(seconds)} so far  {question.text}",
+            file=sys.stderr,
+            flush=True,
+        )
     count = len(questions)
     result = {
         "machine": machine(),
