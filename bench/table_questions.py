@@ -5,7 +5,7 @@ Each question's own table is read as the product reads cells (ingest/table_types
 into a locked DuckDB connection, and handed with the question to TableAnswerer; the answer's
 values are scored as the dataset's authors score them (app/eval/metrics.denotation_match).
 
-    python bench/table_questions.py [--limit 100] [--candidates 5] [--details out.json]
+    python bench/table_questions.py [--skip 60] [--limit 100] [--candidates 5] [--details out.json]
 
 Each question's outcome is printed to stderr as it is answered.
 """
@@ -26,7 +26,7 @@ from app.eval.datasets import load_wtq
 from app.eval.metrics import denotation_match
 from app.llm import create_llm
 from app.rag.table_answers import NotComputed, TableAnswerer
-from app.rag.table_questions import entity_column, table_description
+from app.rag.table_questions import entity_column, sum_columns, table_description
 from app.rag.table_sql import create_table, restricted_connection
 from app.settings import Settings
 from ingest.table_types import infer_column
@@ -42,26 +42,29 @@ def load_table(connection, name: str, text: str):
     ]
     numbers = list(range(2, len(rows) + 2))
     identifiers = create_table(connection, name, columns, numbers)
-    return table_description(name, columns, numbers), identifiers, entity_column(columns)
+    description = table_description(name, columns, numbers)
+    return description, identifiers, entity_column(columns), sum_columns(columns)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
+    parser.add_argument("--skip", type=int, default=0, help="start after the first N questions")
     parser.add_argument(
         "--candidates", type=int, default=None, help="queries per question (default: setting)"
     )
     parser.add_argument("--details", type=Path, help="write each question's query and answer")
     args = parser.parse_args()
     dataset = load_wtq(WTQ)
-    questions = dataset.questions[: args.limit]
+    end = None if args.limit is None else args.skip + args.limit
+    questions = dataset.questions[args.skip : end]
     settings = Settings(_env_file=None)
     llm = create_llm(settings)
     llm.load()
     candidates = args.candidates or settings.table_candidates
     answerer = TableAnswerer(llm, candidates=candidates)
     connection = restricted_connection()
-    tables: dict[str, tuple[str, str, list[str], str | None]] = {}
+    tables: dict[str, tuple] = {}
     right = failed = retried = 0
     seconds, details = [], []
     for question in questions:
@@ -69,11 +72,11 @@ def main() -> None:
             name = f"t{len(tables)}"
             text = dataset.documents[question.gold_document]
             tables[question.gold_document] = (name, *load_table(connection, name, text))
-        name, description, identifiers, entity = tables[question.gold_document]
+        name, description, identifiers, entity, sums = tables[question.gold_document]
         started = time.perf_counter()
         try:
             answer = answerer.answer(
-                question.text, connection, name, description, identifiers, entity
+                question.text, connection, name, description, identifiers, entity, sums=sums
             )
             correct = denotation_match(answer.values, question.answers)
             right += correct
@@ -96,6 +99,7 @@ def main() -> None:
         "machine": machine(),
         "model": llm.model,
         "questions": count,
+        "skipped": args.skip,
         "candidates": candidates,
         "accuracy": round(right / count, 4),
         "not_computed": failed,

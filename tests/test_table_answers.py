@@ -224,3 +224,66 @@ def test_a_difference_answered_with_the_two_numbers_is_theirs(tickets):
     )
     assert answer.values == ["12"] and answer.rows == [2, 4]
     assert answer.sql.startswith("SELECT ABS(MAX(closed) - MIN(closed))")
+
+
+@pytest.fixture
+def medals():
+    columns = [
+        infer_column("Nation", ["China", "France", "Egypt"]),
+        infer_column("Gold", ["37", "11", "2"]),
+        infer_column("Silver", ["28", "9", "1"]),
+        infer_column("Total", ["65", "20", "3"]),
+    ]
+    connection = restricted_connection()
+    rows = [2, 3, 4]
+    create_table(connection, "medals", columns, rows)
+    description = table_description("medals", columns, rows)
+    return connection, description, {"total": ["gold", "silver"]}
+
+
+@pytest.mark.parametrize(
+    "question, value",
+    [
+        ("How many more gold medals does China have over France?", "26"),
+        ("China has how many more medals than France?", "45"),  # no column named: the total
+    ],
+)
+def test_how_many_more_between_two_named_rows_is_the_difference_of_the_number_named(
+    medals, question, value
+):
+    connection, description, sums = medals
+    written = "SELECT nation, gold - silver FROM medals WHERE nation IN ('China', 'France')"
+    named = [("nation", "China"), ("nation", "France")]
+    answer = TableAnswerer(ScriptedLLM([written])).answer(
+        question, connection, "medals", description, named=named, sums=sums
+    )
+    assert answer.values == [value] and answer.rows == [2, 3]
+    assert answer.sql.startswith("SELECT ABS(MAX(")
+
+
+def test_a_lookup_of_a_number_the_question_does_not_name_is_of_the_one_it_names(medals):
+    connection, description, sums = medals
+    written = "SELECT total FROM medals WHERE nation = 'Egypt'"
+    answer = TableAnswerer(ScriptedLLM([written, written])).answer(
+        "What is the total number of gold medals won by Egypt?", connection, "medals", description
+    )
+    assert (
+        answer.values == ["2"]
+        and answer.sql == "SELECT \"gold\" FROM medals WHERE nation = 'Egypt'"
+    )
+    answer = TableAnswerer(ScriptedLLM([written])).answer(
+        "How many medals did Egypt win in total?", connection, "medals", description
+    )
+    assert answer.values == ["3"]
+
+
+def test_of_the_values_a_question_offers_the_one_found_is_the_answer(medals):
+    connection, description, _ = medals
+    written = (
+        "SELECT nation, CASE WHEN gold > silver THEN 'gold' ELSE 'silver' END AS more "
+        "FROM medals WHERE nation = 'Egypt'"
+    )
+    answer = TableAnswerer(ScriptedLLM([written])).answer(
+        "Did Egypt win more gold or silver?", connection, "medals", description
+    )
+    assert answer.values == ["gold"]

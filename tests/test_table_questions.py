@@ -11,6 +11,7 @@ from app.rag.table_questions import (
     asks_for_count,
     extract_sql,
     sql_messages,
+    sum_columns,
     table_description,
 )
 from ingest.table_types import infer_column
@@ -169,3 +170,19 @@ def test_a_summary_row_is_pointed_out_to_the_llm():
     assert "Row 3 totals the others: queries leave it out unless they name it." in text
     plain = table_description("medals", columns[1:], [2, 3])
     assert "totals the others" not in plain
+
+
+def test_a_column_totalling_the_ones_before_it_is_pointed_out_to_the_llm():
+    columns = [
+        infer_column("Rank", ["1", "2", "3", "4"]),
+        infer_column("Gold", ["10", "4", "0", "0"]),
+        infer_column("Silver", ["3", "4", "1", "0"]),
+        infer_column("Bronze", ["2", "", "1", "1"]),  # a blank cell: the row is not compared
+        infer_column("Total", ["15", "8", "2", "1"]),
+    ]
+    assert sum_columns(columns) == {"total": ["gold", "silver", "bronze"]}
+    assert "- total (integer; gold + silver + bronze in each row)" in table_description(
+        "medals", columns, [2, 3, 4, 5]
+    )
+    columns[4] = infer_column("Total", ["15", "9", "2", "2"])  # a row that does not add up
+    assert sum_columns(columns) == {}

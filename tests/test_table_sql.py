@@ -159,6 +159,94 @@ def test_comparisons_are_mended_to_the_columns_types():
     assert repair_types("SELEC oops", types) == "SELEC oops"
 
 
+def test_a_whole_date_is_its_year_when_the_question_names_the_year_alone():
+    from app.rag.table_repairs import repair_types
+
+    types = {"launched": "DATE", "name": "VARCHAR"}
+    written = "SELECT count(*) FROM t WHERE launched = '1944-04-21'"
+    assert repair_types(written, types, "how many ships were launched in 1944?") == (
+        "SELECT COUNT(*) FROM t WHERE YEAR(launched) = 1944"
+    )
+    # The question names the month, or another year: the date as written.
+    assert repair_types(written, types, "what was launched on 21 april 1944?") == written
+    assert repair_types(written, types, "how many were launched in 1945?") == written
+    same = "SELECT name FROM t WHERE launched = (SELECT launched FROM t WHERE name = 'Wave Victor')"
+    assert repair_types(
+        same, types, "which ship was launched in the same year as wave victor?"
+    ) == (
+        "SELECT name FROM t WHERE YEAR(launched) = "
+        "(SELECT YEAR(launched) FROM t WHERE name = 'Wave Victor')"
+    )
+    assert repair_types(same, types, "which ship was launched on the same day?") == same
+
+
+def test_a_question_about_time_steps_the_other_way_through_a_table_listing_the_latest_first():
+    from app.rag.table_repairs import column_types, newest_first
+
+    connection = restricted_connection()
+    columns = [
+        infer_column("Team", ["Greystones", "Maynooth", "Crettyard", "Wolfe Tones"]),
+        infer_column("Years won", ["2011", "2009", "2005", "2004"]),
+    ]
+    create_table(connection, "t", columns, [2, 3, 4, 5])
+    types = column_types(connection, "t")
+
+    def answer(sql: str, question: str) -> list:
+        mended = newest_first(sql, question, connection, "t", types)
+        return [r[0] for r in run_select(connection, mended, "t").rows]
+
+    neighbour = "SELECT team FROM t WHERE row IN (SELECT row - 1 FROM t WHERE team = 'Crettyard')"
+    assert answer(neighbour, "which team won previous to crettyard?") == ["Wolfe Tones"]
+    ranked = (
+        "SELECT team FROM t WHERE row > (SELECT row FROM t WHERE team = 'Crettyard') "
+        "ORDER BY row LIMIT 1"
+    )
+    assert answer(ranked, "which team won after crettyard?") == ["Maynooth"]
+    # About the page, or over a table listing the earliest first: as written.
+    assert answer(neighbour, "which team is listed before crettyard?") == ["Maynooth"]
+    oldest = restricted_connection()
+    create_table(oldest, "t", list(reversed(columns)), [2, 3, 4, 5])
+    assert newest_first(neighbour, "who won before x?", oldest, "t", {"years_won": "VARCHAR"}) == (
+        neighbour
+    )
+
+
+def test_what_other_leaves_the_cell_the_question_names_out():
+    from app.rag.table_repairs import other_than_named
+
+    named = [("competition", "Central American Championships")]
+    question = "the central american championships and what other competition occurred in 2010?"
+    written = (
+        "SELECT competition FROM t WHERE year = 2010 "
+        "AND competition = 'Central American Championships'"
+    )
+    assert "competition <> 'Central American Championships'" in other_than_named(
+        written, question, named
+    )
+    # A filter on another column than the one answered, or no "other": as written.
+    films = "SELECT competition FROM t WHERE venue = 'Central American Championships'"
+    assert other_than_named(films, question, [("venue", "Central American Championships")]) == (
+        films
+    )
+    assert other_than_named(written, "what competition occurred in 2010?", named) == written
+
+
+def test_as_many_rows_as_the_question_asks_for_in_the_files_order():
+    from app.rag.table_repairs import as_many_as_asked
+
+    written = "SELECT name FROM t WHERE height <= 80 ORDER BY height"
+    assert as_many_as_asked(written, "list two pylons that are at most 80 m high.") == (
+        'SELECT name FROM t WHERE height <= 80 ORDER BY "row" LIMIT 2'
+    )
+    assert as_many_as_asked(written, "name 3 of the highest pylons") == (
+        "SELECT name FROM t WHERE height <= 80 ORDER BY height LIMIT 3"
+    )
+    for question in ["which pylons are at most 80 m high?", "list two pylons"]:
+        limited = written + " LIMIT 1" if question == "list two pylons" else written
+        assert as_many_as_asked(limited, question) == limited
+    assert as_many_as_asked("SELECT count(*) FROM t", "name two things") == "SELECT count(*) FROM t"
+
+
 def test_a_query_kept_to_one_of_two_cells_named_is_widened_to_both():
     from app.rag.table_repairs import widen_to_named
 

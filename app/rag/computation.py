@@ -29,6 +29,7 @@ from app.rag.table_questions import (
     asks_for_count,
     entity_column,
     named_cells,
+    sum_columns,
     table_description,
 )
 from app.rag.table_sql import create_table, plain_identifier, restricted_connection
@@ -59,6 +60,7 @@ class _Loaded:
     identifiers: list[str]
     entity: str | None
     description: str
+    sums: dict[str, list[str]]  # the columns totalling others (sum_columns)
     connection: object
     lock: threading.Lock
 
@@ -124,6 +126,7 @@ class TableComputation:
                 loaded.identifiers,
                 loaded.entity,
                 target.named,
+                loaded.sums,
             )
         computed = Computed(answer, loaded.table, loaded.sql_name)
         if not computed.values:
@@ -144,8 +147,9 @@ class TableComputation:
         identifiers = create_table(connection, sql_name, table.columns, table.row_numbers)
         description = table_description(sql_name, table.columns, table.row_numbers)
         entity = entity_column(table.columns)
+        sums = sum_columns(table.columns)
         loaded = _Loaded(
-            table, sql_name, identifiers, entity, description, connection, threading.Lock()
+            table, sql_name, identifiers, entity, description, sums, connection, threading.Lock()
         )
         with self._lock:
             self._loaded[key] = loaded

@@ -20,8 +20,11 @@ from app.rag.table_names import resolve_names
 from app.rag.table_questions import asks_for_count, extract_sql, named_cells, sql_messages
 from app.rag.table_repairs import (
     adjacent_rows,
+    as_many_as_asked,
     column_types,
     contained_cells,
+    newest_first,
+    other_than_named,
     repair_types,
     summary_rows,
     widen_to_named,
@@ -40,6 +43,7 @@ from app.rag.table_sql import (
 MAX_CITED_ROWS = 20
 _FOUND_NOTHING = "it found nothing: compare with the cells as the table has them"
 _COUNTED_NOTHING = "it counted nothing: compare with the cells as the table has them"
+_NUMBER_TYPES = ("BIGINT", "DOUBLE", "INTEGER", "DECIMAL", "HUGEINT")
 _DIFFERENCE = re.compile(r"\b(difference|how (many|much) (more|less|fewer))\b", re.IGNORECASE)
 
 
@@ -98,16 +102,19 @@ class TableAnswerer:
         columns: list[str] | None = None,
         entity: str | None = None,
         named: list[tuple[str, str]] | None = None,
+        sums: dict[str, list[str]] | None = None,
     ) -> ComputedAnswer:
         """The answer computed by the LLM's queries over `table` (described to it as
         `description`); with the table's column identifiers in `columns` (and its first text
         column, `entity`), each query's names are first mended to them (table_names.py);
-        `named` is the cells the question names, when the caller has found them already.
-        NotComputed when no query works."""
+        `named` is the cells the question names, when the caller has found them already;
+        `sums` the columns that total others (table_questions.sum_columns). NotComputed when
+        no query works."""
         asking = _Asking(question, connection, table, description, columns, entity)
         asking.named = named if named is not None else named_cells(connection, table, question)
         asking.types = column_types(connection, table)
         asking.summaries = summary_rows(connection, table, asking.types)
+        asking.sums = sums or {}
         found = [self._attempt(asking, None, 0)]
         if found[0].error is not None:
             found.append(self._attempt(asking, (found[0].sql, found[0].error), 1))
@@ -123,7 +130,7 @@ class TableAnswerer:
             failed = next(f for f in reversed(found) if f.error is not None)
             raise NotComputed(f"no query written for the table worked ({failed.error})")
         chosen = _most_agreed(ran)
-        sql, result = self._reread(question, connection, table, chosen.sql, chosen.result)
+        sql, result = self._reread(asking, chosen.sql, chosen.result)
         tree = parsed(sql)  # it ran, so it parses
         try:
             rows, count = self._cited_rows(connection, tree, table, result)
@@ -133,7 +140,7 @@ class TableAnswerer:
             rows, count = self._every_row(connection, table)
         listed = asks_for_count(question) and _listed(result) and not result.truncated
         counted = len(result.rows) if listed else None
-        asked = _asked_columns(tree, result)
+        asked = _offered_columns(question, result) or _asked_columns(tree, result)
         return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens, asked)
 
     def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
@@ -147,10 +154,13 @@ class TableAnswerer:
         sql = extract_sql(reply.text)
         if asking.columns is not None:
             sql = resolve_names(sql, asking.table, asking.columns, asking.entity)
-        sql = repair_types(sql, asking.types)
+        sql = repair_types(sql, asking.types, asking.question)
         sql = contained_cells(sql, asking.connection, asking.table, asking.types)
         sql = widen_to_named(sql, asking.named)
+        sql = other_than_named(sql, asking.question, asking.named)
+        sql = as_many_as_asked(sql, asking.question)
         sql = adjacent_rows(sql, asking.question, asking.named, asking.table)
+        sql = newest_first(sql, asking.question, asking.connection, asking.table, asking.types)
         sql = without_summary_rows(sql, asking.table, asking.summaries)
         try:
             result = run_select(asking.connection, sql, asking.table, self.max_rows, self.timeout_s)
@@ -165,20 +175,28 @@ class TableAnswerer:
             return _Attempt(sql, result, None, tokens, _COUNTED_NOTHING)
         return _Attempt(sql, result, None, tokens)
 
-    def _reread(
-        self, question: str, connection, table: str, sql: str, result: QueryResult
-    ) -> tuple[str, QueryResult]:
-        """The query read as the question means it, when the result says it was written
-        otherwise (`_meant`); the query shown is the one that computed the value."""
+    def _reread(self, asking: _Asking, sql: str, result: QueryResult) -> tuple[str, QueryResult]:
+        """The query read as the question means it, when the query or its result says it was
+        written otherwise (`_compared_rows`, `_other_number`, `_meant`); the query shown is
+        the one that computed the value."""
         tree = parsed(sql)
-        meant = _meant(question, tree, table, result) if tree is not None else None
+        if tree is None:
+            return sql, result
+        meant = (
+            _compared_rows(asking, tree)
+            or _other_number(asking, tree)
+            or _meant(asking.question, tree, asking.table, result)
+        )
         if meant is None:
             return sql, result
         try:
             instead = meant.sql(dialect="duckdb")
-            return instead, run_select(connection, instead, table, self.max_rows, self.timeout_s)
+            found = run_select(
+                asking.connection, instead, asking.table, self.max_rows, self.timeout_s
+            )
         except (UnsafeQuery, QueryFailed):
             return sql, result
+        return instead, found
 
     def _cited_rows(
         self, connection, tree: exp.Expression, table: str, result: QueryResult
@@ -232,6 +250,7 @@ class _Asking:
     named: list[tuple[str, str]] = field(default_factory=list)
     types: dict[str, str] = field(default_factory=dict)
     summaries: list[int] = field(default_factory=list)  # its "Total" rows (table_repairs.py)
+    sums: dict[str, list[str]] = field(default_factory=dict)  # columns totalling others
 
 
 @dataclass(frozen=True)
@@ -281,6 +300,71 @@ def _meant(
     return None
 
 
+def _compared_rows(asking: _Asking, tree: exp.Expression) -> exp.Select | None:
+    """ "How many more medals did Egypt win than Ivory Coast?" asked of a query that keeps
+    those two rows (whatever it computes of them: `gold - silver`, one CASE per row) is the
+    difference between the two rows of the number the question names ("gold medals": gold),
+    or, naming none, of the column totalling those the query used ("medals": total); None
+    when the query keeps other rows, or no one number is meant."""
+    direct = _direct_select(tree, asking.table)
+    where = direct.args.get("where") if direct is not None else None
+    if where is None or direct.args.get("group") or not _DIFFERENCE.search(asking.question):
+        return None
+    kept_columns = {c.name for c in where.find_all(exp.Column)}
+    kept_values = {lit.this.lower() for lit in where.find_all(exp.Literal) if lit.is_string}
+    compared = Counter(c for c, v in asking.named if c in kept_columns and v.lower() in kept_values)
+    if not any(n == 2 for n in compared.values()) or len(compared) != 1:
+        return None
+    number = _number_meant(asking, direct)
+    if number is None:
+        return None
+    column = exp.column(number, quoted=True)
+    apart = exp.Sub(this=exp.func("max", column), expression=exp.func("min", column.copy()))
+    return _over_all_rows(direct, exp.func("abs", apart))
+
+
+def _number_meant(asking: _Asking, tree: exp.Select) -> str | None:
+    """The one number column the question names (by its identifier's words), else the one
+    column totalling a number column the query selects; None when not one."""
+    named = _named_numbers(asking)
+    if len(named) == 1:
+        return named[0]
+    if named:
+        return None
+    used = {c.name for e in tree.expressions for c in e.find_all(exp.Column)}
+    totals = [total for total, parts in asking.sums.items() if used & {total, *parts}]
+    return totals[0] if len(totals) == 1 else None
+
+
+def _named_numbers(asking: _Asking) -> list[str]:
+    """The number columns the question names by their identifiers' words ("gold medals":
+    gold); "the total number of gold medals" names gold, not a column total."""
+    numeric = [n for n, kind in asking.types.items() if kind in _NUMBER_TYPES and n != ROW_COLUMN]
+    asked = " ".join(re.sub(r"[^\w]+", " ", asking.question.lower()).split())
+    asked = re.sub(r"\btotal (number|amount) of\b", " ", asked)
+    return [n for n in numeric if re.search(rf"\b{n.replace('_', ' ')}s?\b", asked)]
+
+
+def _other_number(asking: _Asking, tree: exp.Expression) -> exp.Select | None:
+    """A lookup of one number column the question does not name ("SELECT total … WHERE
+    nation = 'Jamaica'" for "the total number of gold medals won by Jamaica") made a lookup
+    of the one it names and the query does not filter by (gold); None otherwise."""
+    direct = _direct_select(tree, asking.table)
+    if direct is None or _aggregates(direct) or len(direct.expressions) != 1:
+        return None
+    selected = _unaliased(direct.expressions[0])
+    if not isinstance(selected, exp.Column) or asking.types.get(selected.name) not in _NUMBER_TYPES:
+        return None
+    named = _named_numbers(asking)
+    where = direct.args.get("where")
+    filtered = {c.name for c in where.find_all(exp.Column)} if where is not None else set()
+    if len(named) != 1 or named[0] == selected.name or named[0] in filtered:
+        return None
+    looked_up = direct.copy()
+    looked_up.set("expressions", [exp.column(named[0], quoted=True)])
+    return looked_up
+
+
 def _over_all_rows(tree: exp.Select, expression: exp.Expression) -> exp.Select:
     """The query computing `expression` over every row its WHERE keeps (no order or limit)."""
     computed = tree.copy()
@@ -297,6 +381,25 @@ def _counted_nothing(sql: str, result: QueryResult) -> bool:
         return False
     tree = parsed(sql)
     return tree is not None and (tree.find(exp.Where) or tree.find(exp.Case)) is not None
+
+
+def _offered_columns(question: str, result: QueryResult) -> tuple[int, ...] | None:
+    """The result's columns whose every value is one of those a question offers ("which
+    finished faster, the male or the female?"), when others are not; None otherwise."""
+    if " or " not in question.lower():
+        return None
+    asked = " " + " ".join(re.sub(r"[^\w]+", " ", question.lower()).split()) + " "
+    offered, other = [], False
+    for i, name in enumerate(result.columns):
+        if name == ROW_COLUMN:
+            continue
+        values = [_text(row[i]) for row in result.rows]
+        words = [" " + " ".join(re.sub(r"[^\w]+", " ", v.lower()).split()) + " " for v in values]
+        if values and all(w.strip() and w in asked for w in words):
+            offered.append(i)
+        else:
+            other = True
+    return tuple(offered) if offered and other else None
 
 
 def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...] | None:

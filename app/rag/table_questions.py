@@ -33,6 +33,7 @@ _COMPUTED = re.compile(
 )
 SAMPLE_ROWS = 5
 FEW_VALUES = 6  # a text column with at most this many values has them listed
+_NUMERIC = ("integer", "number")
 
 SYSTEM_PROMPT = (
     "You write one DuckDB SQL SELECT statement that answers the question from the table "
@@ -72,9 +73,12 @@ def table_description(
     name where it differs, types, units, and the values of a column that has few), and a
     few rows."""
     names = column_identifiers(columns)
+    sums = sum_columns(columns)
     lines = [f"Table {name} ({len(row_numbers)} rows). Columns:", f"- {ROW_COLUMN} (integer)"]
     for identifier, column in zip(names, columns, strict=True):
         notes = [column.type]
+        if identifier in sums:
+            notes.append(" + ".join(sums[identifier]) + " in each row")
         if column.unit:
             notes.append(f"written with {column.unit}")
         if " ".join(column.name.split()).lower() != identifier.replace("_", " "):
@@ -97,6 +101,33 @@ def table_description(
         cells = [str(number), *(_cell(column.values[i]) for column in columns)]
         lines.append(" | ".join(cells))
     return "\n".join(lines)
+
+
+def sum_columns(columns: list[TypedColumn], longest: int = 6) -> dict[str, list[str]]:
+    """The numeric columns that are the sum of the numeric columns just before them in every
+    row, by identifier ("total": gold, silver, bronze): a question's "medals" is the total,
+    which the names alone do not say."""
+    names = column_identifiers(columns)
+    found: dict[str, list[str]] = {}
+    for i, column in enumerate(columns):
+        if column.type not in _NUMERIC:
+            continue
+        for width in range(2, min(longest, i) + 1):
+            parts = list(range(i - width, i))
+            if any(columns[j].type not in _NUMERIC for j in parts):
+                break
+            rows = [
+                r
+                for r, total in enumerate(column.values)
+                if total is not None and all(columns[j].values[r] is not None for j in parts)
+            ]
+            if len(rows) >= 3 and all(
+                abs(sum(columns[j].values[r] for j in parts) - column.values[r]) < 1e-6
+                for r in rows
+            ):
+                found[names[i]] = [names[j] for j in parts]
+                break
+    return found
 
 
 def sql_messages(

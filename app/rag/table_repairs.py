@@ -13,6 +13,7 @@ written.
 from __future__ import annotations
 
 import re
+from datetime import date
 
 from sqlglot import exp, parse_one
 
@@ -31,16 +32,19 @@ def column_types(connection, table: str) -> dict[str, str]:
     return {name: kind.split()[0].upper() for name, kind in found}
 
 
-def repair_types(sql: str, types: dict[str, str]) -> str:
-    """The query with a year compared to a date column made the date's year, LIKE on a date
-    or a number made LIKE on its text, and REAL casts made DOUBLE; as it was when it does
-    not parse."""
+def repair_types(sql: str, types: dict[str, str], question: str = "") -> str:
+    """The query with a year compared to a date column made the date's year (also a whole
+    date whose year the question names, but not its month: "launched in 1944" written as
+    `launched = '1944-04-21'`), LIKE on a date or a number made LIKE on its text, and REAL
+    casts made DOUBLE; as it was when it does not parse."""
     tree = parsed(sql)
     if tree is None:
         return sql
     mended = False
     for comparison in list(tree.find_all(*_COMPARISONS)):
-        mended |= _year_of_date(comparison, types)
+        mended |= _year_of_date(comparison, types, question.lower())
+    if re.search(r"\bsame year\b", question.lower()):
+        mended |= any([_same_year(eq, types) for eq in list(tree.find_all(exp.EQ))])
     for like in list(tree.find_all(exp.Like, exp.ILike)):
         column = like.this
         if isinstance(column, exp.Column) and types.get(column.name, "VARCHAR") != "VARCHAR":
@@ -115,6 +119,66 @@ def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: 
     return sql
 
 
+# Words placing a row in time ("previous to", "won after"), not on the page ("listed after").
+_IN_TIME = re.compile(r"\b(before|previous|preceding|prior|earlier|after|following|later)\b")
+_ON_PAGE = re.compile(r"\b(list|listed|comes?|above|below|row|table|chart)\b")
+
+
+def newest_first(sql: str, question: str, connection, table: str, types: dict[str, str]) -> str:
+    """A query stepping through the rows for a question about time ("which team won previous
+    to Crettyard?") over a table that lists the latest year first, made to step the other
+    way: a smaller row there is a later time. As it was when the table runs oldest first, the
+    question is about the page, or the query does not step through rows."""
+    asked = question.lower()
+    if not _IN_TIME.search(asked) or _ON_PAGE.search(asked):
+        return sql
+    tree = parsed(sql)
+    rows = [c for c in tree.find_all(exp.Column) if c.name == ROW_COLUMN] if tree else []
+    if not rows or not _runs_backwards(connection, table, types):
+        return sql
+    mended = False
+    for column in rows:
+        column.this.set("quoted", True)  # `row < (…)` unquoted reads as a ROW type
+        step = column.parent
+        if isinstance(step, (exp.Add, exp.Sub)) and isinstance(step.expression, exp.Literal):
+            flipped = exp.Sub if isinstance(step, exp.Add) else exp.Add
+            step.replace(flipped(this=step.this.copy(), expression=step.expression.copy()))
+        elif isinstance(step, tuple(_FLIPPED)):
+            step.replace(
+                _FLIPPED[type(step)](this=step.this.copy(), expression=step.expression.copy())
+            )
+        elif isinstance(step, exp.Ordered):
+            step.set("desc", not step.args.get("desc"))
+        else:
+            continue
+        mended = True
+    return tree.sql(dialect="duckdb") if mended else sql
+
+
+_FLIPPED = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}
+
+
+def _runs_backwards(connection, table: str, types: dict[str, str]) -> bool:
+    """Whether a date or year column only ever falls from one row to the next (it falls at
+    least twice): the table lists the latest first."""
+    timed = [
+        name
+        for name, kind in types.items()
+        if kind == "DATE" or (kind == "BIGINT" and re.search(r"year|season", name))
+    ]
+    row = quote_identifier(ROW_COLUMN)
+    for name in timed:
+        column = quote_identifier(name)
+        rises, falls = connection.execute(
+            f"SELECT count(*) FILTER (WHERE now > before), count(*) FILTER (WHERE now < before) "
+            f"FROM (SELECT {column} AS now, lag({column}) OVER (ORDER BY {row}) AS before "
+            f"FROM {quote_identifier(table)} WHERE {column} IS NOT NULL)"
+        ).fetchone()
+        if rises == 0 and falls >= 2:
+            return True
+    return False
+
+
 def _filters_on(where: exp.Where, column: str, value: str) -> bool:
     return any(
         isinstance(eq.this, exp.Column)
@@ -125,17 +189,109 @@ def _filters_on(where: exp.Where, column: str, value: str) -> bool:
     )
 
 
-def _year_of_date(comparison: exp.Expression, types: dict[str, str]) -> bool:
-    """`d = '2010'` over a DATE column d is `year(d) = 2010` (either side)."""
+def _year_of_date(comparison: exp.Expression, types: dict[str, str], asked: str) -> bool:
+    """`d = '2010'` over a DATE column d is `year(d) = 2010` (either side); so is `d =
+    '2010-05-01'` when the question names 2010 but not May."""
     left, right = comparison.this, comparison.expression
     for column, value in ((left, right), (right, left)):
         if not isinstance(column, exp.Column) or types.get(column.name) != "DATE":
             continue
-        if isinstance(value, exp.Literal) and _YEAR.match(value.this):
+        if not isinstance(value, exp.Literal):
+            continue
+        year = value.this if _YEAR.match(value.this) else _year_asked_alone(value.this, asked)
+        if year is not None:
             column.replace(exp.func("year", column.copy()))
-            value.replace(exp.Literal.number(int(value.this)))
+            value.replace(exp.Literal.number(int(year)))
             return True
     return False
+
+
+def _same_year(comparison: exp.EQ, types: dict[str, str]) -> bool:
+    """`d = (SELECT d FROM … WHERE name = 'X')` over a DATE column d, for a question about
+    "the same year as X", is `year(d) = (SELECT year(d) …)`."""
+    column, other = comparison.this, comparison.expression
+    if not isinstance(column, exp.Column) or types.get(column.name) != "DATE":
+        return False
+    inner = other.this if isinstance(other, exp.Subquery) else None
+    if not isinstance(inner, exp.Select) or len(inner.expressions) != 1:
+        return False
+    selected = inner.expressions[0]
+    if not isinstance(selected, exp.Column) or types.get(selected.name) != "DATE":
+        return False
+    column.replace(exp.func("year", column.copy()))
+    selected.replace(exp.func("year", selected.copy()))
+    return True
+
+
+_RANKS = re.compile(r"\b(\w+est|most|least|fewest|top|first|last|best|worst)\b")
+_HOW_MANY_ASKED = {"two": 2, "three": 3, "four": 4, "five": 5}
+_ASKED_FOR_N = re.compile(
+    r"\b(list|name|give|identify|what are|which are)( any| the| only)? "
+    r"(two|three|four|five|[2-5])\b"
+)
+
+
+def as_many_as_asked(sql: str, question: str) -> str:
+    """A query for "list two pylons that …" that would return them all, limited to the two
+    first in the file's order (in its own order when the question ranks them: "name two
+    of the tallest"); as it was when the question asks for no number of them, or the query
+    limits itself."""
+    asked = _ASKED_FOR_N.search(question.lower())
+    tree = parsed(sql)
+    if asked is None or not isinstance(tree, exp.Select) or tree.args.get("limit"):
+        return sql
+    if _aggregates_rows(tree):
+        return sql
+    word = asked.group(3)
+    count = int(word) if word.isdigit() else _HOW_MANY_ASKED[word]
+    if not _RANKS.search(re.sub(r"\bat (most|least)\b", " ", question.lower())):
+        tree.set("order", None)
+        tree = tree.order_by(exp.column(ROW_COLUMN, quoted=True), copy=False)
+    return tree.limit(count, copy=False).sql(dialect="duckdb")
+
+
+def _aggregates_rows(tree: exp.Select) -> bool:
+    return bool(tree.args.get("group") or tree.find(exp.AggFunc))
+
+
+def other_than_named(sql: str, question: str, named: list[tuple[str, str]]) -> str:
+    """A query for "what other competition …" kept to the competition the question names
+    (`WHERE competition = 'Central American Championships'`) made to leave it out: the
+    answer is another one of the column it selects. As it was otherwise."""
+    tree = parsed(sql)
+    if not isinstance(tree, exp.Select) or not re.search(r"\bother\b", question.lower()):
+        return sql
+    where = tree.args.get("where")
+    selected = {_unaliased_name(e) for e in tree.expressions}
+    cells = {(c, v.lower()) for c, v in named}
+    mended = False
+    for eq in list(where.find_all(exp.EQ)) if where is not None else []:
+        column, value = eq.this, eq.expression
+        if not (isinstance(column, exp.Column) and isinstance(value, exp.Literal)):
+            continue
+        if eq.find_ancestor(exp.Select) is not tree or column.name not in selected:
+            continue
+        if (column.name, value.this.lower()) in cells:
+            eq.replace(exp.NEQ(this=column.copy(), expression=value.copy()))
+            mended = True
+    return tree.sql(dialect="duckdb") if mended else sql
+
+
+def _unaliased_name(expression: exp.Expression) -> str:
+    inner = expression.this if isinstance(expression, exp.Alias) else expression
+    return inner.name if isinstance(inner, exp.Column) else ""
+
+
+def _year_asked_alone(text: str, asked: str) -> str | None:
+    """The year of an ISO date the question names by its year only ("in 1944"), else None."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    month = day.strftime("%B").lower()
+    if not re.search(rf"\b{day.year}\b", asked) or re.search(rf"\b{month[:3]}", asked):
+        return None
+    return str(day.year)
 
 
 # A cell that says its row sums the others: "Total", "Totals", "Grand total".
