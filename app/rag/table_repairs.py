@@ -6,8 +6,10 @@ A small model writes SQL as if every cell were text: `introduced = '2010'` for a
 comes back as 24.200000762939453). Each is rewritten to what it meant: the year of the date,
 the cell as text, a double. Cells are compared as the table writes them: `result = 'W'` where
 the cells read "W 21–3" finds the cells holding the word. A summary row ("Total") is left
-out of what a query computes over, unless the query names it. Everything else is left as
-written.
+out of what a query computes over, unless the query names it. Questions about rows are
+mended to the rows they mean: the row after or before a named one (in time, through a table
+listing the latest first), "what other …" without the named cell, "list two …" two of
+them. Everything else is left as written.
 """
 
 from __future__ import annotations
