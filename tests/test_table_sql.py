@@ -202,8 +202,10 @@ def test_a_question_about_time_steps_the_other_way_through_a_table_listing_the_l
         "ORDER BY row LIMIT 1"
     )
     assert answer(ranked, "which team won after crettyard?") == ["Maynooth"]
-    # About the page, or over a table listing the earliest first: as written.
+    # About the page, an order alone, or over a table listing the earliest first: as written.
     assert answer(neighbour, "which team is listed before crettyard?") == ["Maynooth"]
+    latest = "SELECT team FROM t WHERE years_won < 2009 ORDER BY row LIMIT 1"
+    assert answer(latest, "which team won the last title before 2009?") == ["Crettyard"]
     oldest = restricted_connection()
     create_table(oldest, "t", list(reversed(columns)), [2, 3, 4, 5])
     assert newest_first(neighbour, "who won before x?", oldest, "t", {"years_won": "VARCHAR"}) == (

@@ -145,16 +145,19 @@ def newest_first(sql: str, question: str, connection, table: str, types: dict[st
         if isinstance(step, (exp.Add, exp.Sub)) and isinstance(step.expression, exp.Literal):
             flipped = exp.Sub if isinstance(step, exp.Add) else exp.Add
             step.replace(flipped(this=step.this.copy(), expression=step.expression.copy()))
+            mended = True
         elif isinstance(step, tuple(_FLIPPED)):
             step.replace(
                 _FLIPPED[type(step)](this=step.this.copy(), expression=step.expression.copy())
             )
-        elif isinstance(step, exp.Ordered):
-            step.set("desc", not step.args.get("desc"))
-        else:
-            continue
-        mended = True
-    return tree.sql(dialect="duckdb") if mended else sql
+            mended = True
+    if not mended:
+        # An order by row alone ("WHERE year < 2005 ORDER BY row LIMIT 1") is as meant.
+        return sql
+    for ordered in tree.find_all(exp.Ordered):
+        if isinstance(ordered.this, exp.Column) and ordered.this.name == ROW_COLUMN:
+            ordered.set("desc", not ordered.args.get("desc"))
+    return tree.sql(dialect="duckdb")
 
 
 _FLIPPED = {exp.GT: exp.LT, exp.LT: exp.GT, exp.GTE: exp.LTE, exp.LTE: exp.GTE}
