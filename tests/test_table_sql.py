@@ -243,7 +243,8 @@ def test_as_many_rows_as_the_question_asks_for_in_the_files_order():
     assert as_many_as_asked(written, "name 3 of the highest pylons") == (
         "SELECT name FROM t WHERE height <= 80 ORDER BY height LIMIT 3"
     )
-    for question in ["which pylons are at most 80 m high?", "list two pylons"]:
+    assert as_many_as_asked(written, "name a pylon at most 80 m high").endswith("LIMIT 1")
+    for question in ["which pylons are at most 80 m high?", "list two pylons", "give a list"]:
         limited = written + " LIMIT 1" if question == "list two pylons" else written
         assert as_many_as_asked(limited, question) == limited
     assert as_many_as_asked("SELECT count(*) FROM t", "name two things") == "SELECT count(*) FROM t"
@@ -272,6 +273,9 @@ def test_the_row_after_or_before_a_named_one_is_its_neighbour_in_the_file():
     before = adjacent_rows(written, "who is listed before Hon Trish Worth?", named, "t")
     before = before.replace('"', "")
     assert "SELECT row - 1" in before
+    alphabet = "SELECT member FROM t WHERE member < 'Hon Trish Worth' ORDER BY member DESC LIMIT 1"
+    before = adjacent_rows(alphabet, "who is listed before hon trish worth?", named, "t")
+    assert 'SELECT "row" - 1' in before and "ORDER BY" not in before
     # No neighbour asked for, or no filter on the cell named: as written.
     assert adjacent_rows(written, "what did hon trish worth win?", named, "t") == written
     other = "SELECT member FROM t WHERE majority > 2"

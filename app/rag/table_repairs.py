@@ -94,9 +94,9 @@ _BEFORE = r"before|previous|preceding|prior|above|ahead of"
 def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: str) -> str:
     """A query for the row after (or before) the one a question names, written as that row
     itself (`WHERE member = 'Trish Worth' ORDER BY row LIMIT 1` for "who comes next after
-    Trish Worth?"), made the row that follows it in the file (or precedes it). As it was
-    when the question asks for no neighbour of a cell it names, or the query does not filter
-    on that cell."""
+    Trish Worth?") or as the cells after it in the alphabet (`WHERE member > 'Trish Worth'`),
+    made the row that follows it in the file (or precedes it). As it was when the question
+    asks for no neighbour of a cell it names, or the query does not filter on that cell."""
     asked = " ".join(re.sub(r"[^\w]+", " ", question.lower()).split())
     tree = parsed(sql)
     where = tree.args.get("where") if isinstance(tree, exp.Select) else None
@@ -109,9 +109,9 @@ def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: 
         if not (after or before) or not _filters_on(where, column, value):
             continue
         step = "+ 1" if after else "- 1"
-        row, named = quote_identifier(ROW_COLUMN), quote_identifier(table)
+        row, source = quote_identifier(ROW_COLUMN), quote_identifier(table)
         neighbour = parse_one(
-            f"SELECT 1 FROM {named} WHERE {row} IN (SELECT {row} {step} FROM {named} "
+            f"SELECT 1 FROM {source} WHERE {row} IN (SELECT {row} {step} FROM {source} "
             f"WHERE {quote_identifier(column)} = {quote_text(value)})",
             read="duckdb",
         ).args["where"]
@@ -185,12 +185,13 @@ def _runs_backwards(connection, table: str, types: dict[str, str]) -> bool:
 
 
 def _filters_on(where: exp.Where, column: str, value: str) -> bool:
+    """Whether the WHERE compares the column with the value (`=`, or `<`, `>` as text)."""
     return any(
         isinstance(eq.this, exp.Column)
         and eq.this.name == column
         and isinstance(eq.expression, exp.Literal)
         and eq.expression.this.lower() == value.lower()
-        for eq in where.find_all(exp.EQ)
+        for eq in where.find_all(*_COMPARISONS)
     )
 
 
@@ -229,18 +230,19 @@ def _same_year(comparison: exp.EQ, types: dict[str, str]) -> bool:
 
 
 _RANKS = re.compile(r"\b(\w+est|most|least|fewest|top|first|last|best|worst)\b")
-_HOW_MANY_ASKED = {"two": 2, "three": 3, "four": 4, "five": 5}
+_HOW_MANY_ASKED = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+# "name a country …", "list two pylons …"; not "give a list of …", "name the number of …".
 _ASKED_FOR_N = re.compile(
     r"\b(list|name|give|identify|what are|which are)( any| the| only)? "
-    r"(two|three|four|five|[2-5])\b"
+    r"(a|an|one|two|three|four|five|[1-5])\b(?! (list|number|total|count|summary)\b)"
 )
 
 
 def as_many_as_asked(sql: str, question: str) -> str:
-    """A query for "list two pylons that …" that would return them all, limited to the two
-    first in the file's order (in its own order when the question ranks them: "name two
-    of the tallest"); as it was when the question asks for no number of them, or the query
-    limits itself."""
+    """A query for "list two pylons that …" ("name a …": one) that would return them all,
+    limited to the two first in the file's order (in its own order when the question ranks
+    them: "name two of the tallest"); as it was when the question asks for no number of
+    them, or the query limits itself."""
     asked = _ASKED_FOR_N.search(question.lower())
     tree = parsed(sql)
     if asked is None or not isinstance(tree, exp.Select) or tree.args.get("limit"):
