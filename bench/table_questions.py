@@ -1,9 +1,10 @@
 """Questions computed over a table, with the table given: WikiTableQuestions (the shared
 sample) answered by the configured LLM writing one checked SELECT per question.
 
-Each question's own table is read as the product reads cells (ingest/table_types.py), loaded
-into a locked DuckDB connection, and handed with the question to TableAnswerer; the answer's
-values are scored as the dataset's authors score them (app/eval/metrics.denotation_match).
+Each question's own table is read as the product reads a CSV file and its cells
+(ingest/loaders/csv.py, ingest/table_types.py), loaded into a locked DuckDB connection, and
+handed with the question to TableAnswerer; the answer's values are scored as the dataset's
+authors score them (app/eval/metrics.denotation_match).
 
     python bench/table_questions.py [--skip 60] [--limit 100] [--candidates 5] [--details out.json]
 
@@ -13,8 +14,6 @@ Each question's outcome is printed to stderr as it is answered.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
@@ -29,18 +28,17 @@ from app.rag.table_answers import NotComputed, TableAnswerer
 from app.rag.table_questions import entity_column, sum_columns, table_description
 from app.rag.table_sql import create_table, restricted_connection
 from app.settings import Settings
+from ingest.loaders.csv import numbered_records
 from ingest.table_types import infer_column
 
 WTQ = ROOT.parent / "shared" / "datasets" / "wtq-sample"
 
 
 def load_table(connection, name: str, text: str):
-    header, *rows = list(csv.reader(io.StringIO(text)))
-    columns = [
-        infer_column(column, [row[i] if i < len(row) else "" for row in rows])
-        for i, column in enumerate(header)
-    ]
-    numbers = list(range(2, len(rows) + 2))
+    records = numbered_records(text)
+    header = list(dict.fromkeys(key for _, record in records for key in record))
+    columns = [infer_column(key, [record.get(key, "") for _, record in records]) for key in header]
+    numbers = [number for number, _ in records]
     identifiers = create_table(connection, name, columns, numbers)
     description = table_description(name, columns, numbers)
     return description, identifiers, entity_column(columns), sum_columns(columns)

@@ -39,6 +39,16 @@ def test_rows_become_column_value_text_with_spreadsheet_row_numbers(tmp_path: Pa
     assert all(u.group == "rows" for u in units)
 
 
+def test_quotes_escaped_with_a_backslash_are_quotes():
+    text = 'no,title,path\n17,"\\"Teenage Thug\\" (Bonus Track)","C:\\\\music"\n18,"Plain","x"\n'
+    records = csv_loader.read_records(text)
+    assert records[0]["title"] == '"Teenage Thug" (Bonus Track)'
+    assert records[0]["path"] == "C:\\music" and records[1]["title"] == "Plain"
+    # A backslash that closes a field is not an escape: the file is read as written.
+    windows = 'dir,n\n"C:\\temp\\",1\n'
+    assert csv_loader.read_records(windows) == [{"dir": "C:\\temp\\", "n": "1"}]
+
+
 def test_bom_and_legacy_encodings(tmp_path: Path):
     bom = tmp_path / "bom.csv"
     bom.write_bytes("\ufeffname,price\nCafé,3\n".encode())
