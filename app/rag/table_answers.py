@@ -35,6 +35,7 @@ from app.rag.table_sql import (
     QueryFailed,
     QueryResult,
     UnsafeQuery,
+    lowered_words,
     parsed,
     quote_identifier,
     run_select,
@@ -340,7 +341,7 @@ def _named_numbers(asking: _Asking) -> list[str]:
     """The number columns the question names by their identifiers' words ("gold medals":
     gold); "the total number of gold medals" names gold, not a column total."""
     numeric = [n for n, kind in asking.types.items() if kind in _NUMBER_TYPES and n != ROW_COLUMN]
-    asked = " ".join(re.sub(r"[^\w]+", " ", asking.question.lower()).split())
+    asked = lowered_words(asking.question)
     asked = re.sub(r"\btotal (number|amount) of\b", " ", asked)
     return [n for n in numeric if re.search(rf"\b{n.replace('_', ' ')}s?\b", asked)]
 
@@ -388,13 +389,13 @@ def _offered_columns(question: str, result: QueryResult) -> tuple[int, ...] | No
     finished faster, the male or the female?"), when others are not; None otherwise."""
     if " or " not in question.lower():
         return None
-    asked = " " + " ".join(re.sub(r"[^\w]+", " ", question.lower()).split()) + " "
+    asked = f" {lowered_words(question)} "
     offered, other = [], False
     for i, name in enumerate(result.columns):
         if name == ROW_COLUMN:
             continue
         values = [_text(row[i]) for row in result.rows]
-        words = [" " + " ".join(re.sub(r"[^\w]+", " ", v.lower()).split()) + " " for v in values]
+        words = [f" {lowered_words(v)} " for v in values]
         if values and all(w.strip() and w in asked for w in words):
             offered.append(i)
         else:

@@ -19,7 +19,7 @@ from datetime import date
 
 from sqlglot import exp, parse_one
 
-from app.rag.table_sql import ROW_COLUMN, parsed, quote_identifier, quote_text
+from app.rag.table_sql import ROW_COLUMN, lowered_words, parsed, quote_identifier, quote_text
 
 _YEAR = re.compile(r"^\s*(1[0-9]{3}|20[0-9]{2})\s*$")
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)
@@ -46,7 +46,8 @@ def repair_types(sql: str, types: dict[str, str], question: str = "") -> str:
     for comparison in list(tree.find_all(*_COMPARISONS)):
         mended |= _year_of_date(comparison, types, question.lower())
     if re.search(r"\bsame year\b", question.lower()):
-        mended |= any([_same_year(eq, types) for eq in list(tree.find_all(exp.EQ))])
+        for comparison in list(tree.find_all(exp.EQ)):
+            mended |= _same_year(comparison, types)
     for like in list(tree.find_all(exp.Like, exp.ILike)):
         column = like.this
         if isinstance(column, exp.Column) and types.get(column.name, "VARCHAR") != "VARCHAR":
@@ -97,13 +98,13 @@ def adjacent_rows(sql: str, question: str, named: list[tuple[str, str]], table: 
     Trish Worth?") or as the cells after it in the alphabet (`WHERE member > 'Trish Worth'`),
     made the row that follows it in the file (or precedes it). As it was when the question
     asks for no neighbour of a cell it names, or the query does not filter on that cell."""
-    asked = " ".join(re.sub(r"[^\w]+", " ", question.lower()).split())
+    asked = lowered_words(question)
     tree = parsed(sql)
     where = tree.args.get("where") if isinstance(tree, exp.Select) else None
     if where is None:
         return sql
     for column, value in named:
-        words = " ".join(re.sub(r"[^\w]+", " ", value.lower()).split())
+        words = lowered_words(value)
         after = re.search(rf"\b({_AFTER})\b( \w+){{0,2}} {re.escape(words)}\b", asked)
         before = re.search(rf"\b({_BEFORE})\b( \w+){{0,2}} {re.escape(words)}\b", asked)
         if not (after or before) or not _filters_on(where, column, value):

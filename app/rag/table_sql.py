@@ -175,6 +175,12 @@ def create_table(
     return names
 
 
+def lowered_words(text: str) -> str:
+    """The text's words, lowercase, one space apart: "Men's Pro-Am!" is "men s pro am"; a
+    question and a cell are compared by them."""
+    return " ".join(re.sub(r"[^\w]+", " ", text.lower()).split())
+
+
 def quote_identifier(identifier: str) -> str:
     """A name as SQL quotes it, inner double quotes doubled: `Total` is `"Total"`."""
     return '"' + identifier.replace('"', '""') + '"'
