@@ -112,3 +112,35 @@ def _day_first(cells: list[str]) -> bool | None:
     if all(read_date(cell, day_first) is not None for cell in cells):
         return day_first
     return None
+
+
+# A number a cell begins with, before a note: "1974 (downgraded in 1994)", "792 (241)",
+# "26,277 killed", "1.": not the hours of a duration ("2:03") nor part of a longer number.
+_LEADING_NUMBER = re.compile(r"^\(?[-+]?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?![\d:,])")
+MOSTLY = 0.8  # the share of a text column's cells that must show a number to read it as one
+
+
+def numbers_within(column: TypedColumn) -> list[int | float | None] | None:
+    """A text column's cells read as the numbers they show, whole or first ("1974 (downgraded
+    in 1994)": 1974), None for a cell showing none ("Totals", "n/d", "did not play"): when
+    most of its cells show one (MOSTLY), else None. Such a column stays text, each cell as
+    written; these numbers serve a query that compares, orders or computes with it."""
+    if column.type != "text":
+        return None
+    numbers = [None if value is None else _number_shown(value) for value in column.values]
+    present = [value for value in column.values if value is not None]
+    shown = sum(number is not None for number in numbers)
+    if len(present) < 2 or shown < MOSTLY * len(present):
+        return None
+    return numbers
+
+
+def _number_shown(cell: str) -> int | float | None:
+    whole = read_number(cell)
+    if whole is not None:
+        return whole[0]
+    first = _LEADING_NUMBER.match(cell.strip())
+    if first is None:
+        return None
+    found = read_number(first.group(0).lstrip("("))
+    return None if found is None else found[0]

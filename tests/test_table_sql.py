@@ -334,3 +334,143 @@ def test_a_value_no_cell_is_finds_the_cells_holding_it_as_a_word(medals):
         "SELECT count(*) FROM t WHERE gold = 5",
     ]:
         assert contained_cells(written, medals, "t", types) == written
+
+
+def test_a_value_spelt_closely_like_one_cell_is_that_cell():
+    from app.rag.table_names import resolve_values
+    from app.rag.table_repairs import column_types
+
+    connection = restricted_connection()
+    columns = [
+        infer_column("Team", ["Crettyard", "Greystones", "Wolfe Tones", "Wolfe Tone"]),
+        infer_column("Season", ["2004–05", "2005–06", "2006–07", "2007–08"]),
+        infer_column("Wins", ["3", "1", "2", "4"]),
+    ]
+    create_table(connection, "t", columns, [2, 3, 4, 5])
+    types = column_types(connection, "t")
+    for written, mended in [
+        (
+            "SELECT wins FROM t WHERE team = 'Crettary'",
+            "SELECT wins FROM t WHERE team = 'Crettyard'",
+        ),
+        (
+            "SELECT team FROM t WHERE season IN ('2004-05', '2005-06')",
+            "SELECT team FROM t WHERE season IN ('2004–05', '2005–06')",
+        ),
+        (
+            "SELECT count(*) FROM t WHERE 'greystone' <> team",
+            "SELECT COUNT(*) FROM t WHERE 'Greystones' <> team",
+        ),
+    ]:
+        assert resolve_values(written, connection, "t", types) == mended
+    for unchanged in [
+        "SELECT wins FROM t WHERE team = 'crettyard'",  # the database ignores case already
+        "SELECT wins FROM t WHERE team = 'Wolfe Tonez'",  # two cells as close: which?
+        "SELECT wins FROM t WHERE team = 'Dublin'",  # no cell is close
+        "SELECT team FROM t WHERE wins = '3'",  # a number column
+        "SELECT team FROM t WHERE team LIKE 'Cret%'",
+    ]:
+        assert resolve_values(unchanged, connection, "t", types) == unchanged
+
+
+def test_a_cell_kept_equal_to_two_values_at_once_is_either():
+    from app.rag.table_repairs import either_value
+
+    assert either_value("SELECT a - a FROM t WHERE seat = 'Hindmarsh' AND seat = 'Hinkler'") == (
+        "SELECT a - a FROM t WHERE seat IN ('Hindmarsh', 'Hinkler')"
+    )
+    assert either_value("SELECT a FROM t WHERE x > 1 AND s = 'A' AND y = 2 AND s = 'B'") == (
+        "SELECT a FROM t WHERE x > 1 AND y = 2 AND s IN ('A', 'B')"
+    )
+    for unchanged in [
+        "SELECT a FROM t WHERE s = 'A' AND y = 'B'",
+        "SELECT a FROM t WHERE s = 'A' AND s = 'a'",  # the same value, as the database compares
+        "SELECT a FROM t WHERE s = 'A' OR s = 'B'",
+    ]:
+        assert either_value(unchanged) == unchanged
+
+
+def test_the_row_column_written_bare_before_a_comparison_is_quoted():
+    from app.rag.table_names import resolve_names
+
+    written = (
+        "SELECT venue FROM t WHERE row < (SELECT min(row) FROM t WHERE venue = 'row < 2') "
+        "ORDER BY ROW DESC LIMIT 1"
+    )
+    assert resolve_names(written, "t", ["venue"]) == (
+        'SELECT venue FROM t WHERE "row" < (SELECT MIN("row") FROM t '
+        "WHERE venue = 'row < 2') ORDER BY \"row\" DESC LIMIT 1"
+    )
+    assert resolve_names("SELECT row FROM t WHERE row = 2", "t", ["venue"]) == (
+        "SELECT row FROM t WHERE row = 2"
+    )
+
+
+def test_a_text_column_of_numbers_is_read_as_numbers_where_a_query_uses_it_as_one():
+    from app.rag.table_numbers import as_numbers
+    from app.rag.table_repairs import column_types
+
+    connection = restricted_connection()
+    columns = [
+        infer_column("Name", ["IDS Tower", "Wells Fargo", "Capella", "Foshay", "Rand", "Totals"]),
+        infer_column("Height ft (m)", ["792 (241)", "775 (236)", "99 (30)", "447", "101", ""]),
+        infer_column("Killed", ["26,277 killed", "3,500", "4,100 killed", "5", "7", "n/d"]),
+        infer_column("Car", ["54", "54", "7", "1", "2", "Totals"]),
+    ]
+    create_table(connection, "t", columns, [2, 3, 4, 5, 6, 7])
+    types = column_types(connection, "t")
+    assert types["height_ft (number)"] == "BIGINT" and types["height_ft"] == "VARCHAR"
+
+    def rows(sql: str) -> list[tuple]:
+        return run_select(connection, as_numbers(sql, types), "t").rows
+
+    assert rows("SELECT name, height_ft FROM t ORDER BY height_ft DESC LIMIT 1") == [
+        ("IDS Tower", "792 (241)")  # ordered by the numbers, shown as written
+    ]
+    assert rows("SELECT CAST(height_ft AS INT) FROM t WHERE name = 'IDS Tower'") == [(792,)]
+    assert rows("SELECT count(*) FROM t WHERE killed BETWEEN 3000 AND 4200") == [(2,)]
+    assert rows("SELECT count(*) FROM t WHERE killed BETWEEN '3,000' AND '4,200'") == [(2,)]
+    assert rows("SELECT max(height_ft) FROM t") == [(792,)]
+    assert rows("SELECT name FROM t WHERE height_ft > '500' ORDER BY row") == [
+        ("IDS Tower",),
+        ("Wells Fargo",),
+    ]
+    assert rows("SELECT count(*) FROM t WHERE car - 1 = 53") == [(2,)]
+    assert rows("SELECT count(*) FROM t AS x WHERE x.car > (SELECT car FROM t WHERE row = 4)") == [
+        (2,)
+    ]
+    # Equal to a text value, or to a text cell, it is the cell as written.
+    for unchanged in [
+        "SELECT name FROM t WHERE car = '54'",
+        "SELECT name FROM t WHERE car = (SELECT car FROM t WHERE name = 'Capella')",
+        "SELECT height_ft FROM t",
+        "SELECT name FROM t WHERE height_ft > 'abc'",
+    ]:
+        assert as_numbers(unchanged, types) == unchanged
+
+
+def test_values_in_a_list_no_cell_is_find_the_cells_holding_them(medals):
+    from app.rag.table_repairs import column_types, contained_cells
+
+    types = column_types(medals, "t")
+    mended = contained_cells(
+        "SELECT count(*) FROM t WHERE result IN ('W', 'L 10–14')", medals, "t", types
+    )
+    assert run_select(medals, mended, "t").rows == [(3,)]
+    unchanged = "SELECT count(*) FROM t WHERE result IN ('L 10–14', 'D')"
+    assert contained_cells(unchanged, medals, "t", types) == unchanged
+
+
+def test_values_ranked_by_an_aggregate_are_grouped():
+    from app.rag.table_repairs import grouped_for_order
+
+    assert grouped_for_order("SELECT team FROM t ORDER BY count(*) DESC LIMIT 1") == (
+        "SELECT team FROM t GROUP BY team ORDER BY COUNT(*) DESC LIMIT 1"
+    )
+    for unchanged in [
+        "SELECT team FROM t GROUP BY team ORDER BY count(*) DESC",
+        "SELECT count(*) FROM t ORDER BY count(*)",
+        "SELECT team FROM t ORDER BY wins",
+        "SELECT * FROM t ORDER BY count(*)",
+    ]:
+        assert grouped_for_order(unchanged) == unchanged

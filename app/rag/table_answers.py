@@ -16,13 +16,16 @@ from dataclasses import dataclass, field
 from sqlglot import exp
 
 from app.llm.base import LLM, GenerationParams
-from app.rag.table_names import resolve_names
+from app.rag.table_names import resolve_names, resolve_values
+from app.rag.table_numbers import as_numbers, number_columns, read_as
 from app.rag.table_questions import asks_for_count, extract_sql, named_cells, sql_messages
 from app.rag.table_repairs import (
     adjacent_rows,
     as_many_as_asked,
     column_types,
     contained_cells,
+    either_value,
+    grouped_for_order,
     newest_first,
     other_than_named,
     repair_types,
@@ -155,8 +158,12 @@ class TableAnswerer:
         sql = extract_sql(reply.text)
         if asking.columns is not None:
             sql = resolve_names(sql, asking.table, asking.columns, asking.entity)
+        sql = resolve_values(sql, asking.connection, asking.table, asking.types)
         sql = repair_types(sql, asking.types, asking.question)
+        sql = either_value(sql)
+        sql = grouped_for_order(sql)
         sql = contained_cells(sql, asking.connection, asking.table, asking.types)
+        sql = as_numbers(sql, asking.types)
         sql = widen_to_named(sql, asking.named)
         sql = other_than_named(sql, asking.question, asking.named)
         sql = as_many_as_asked(sql, asking.question)
@@ -340,7 +347,12 @@ def _number_meant(asking: _Asking, tree: exp.Select) -> str | None:
 def _named_numbers(asking: _Asking) -> list[str]:
     """The number columns the question names by their identifiers' words ("gold medals":
     gold); "the total number of gold medals" names gold, not a column total."""
-    numeric = [n for n, kind in asking.types.items() if kind in _NUMBER_TYPES and n != ROW_COLUMN]
+    companions = set(number_columns(asking.types).values())
+    numeric = [
+        n
+        for n, kind in asking.types.items()
+        if kind in _NUMBER_TYPES and n != ROW_COLUMN and n not in companions
+    ]
     asked = lowered_words(asking.question)
     asked = re.sub(r"\btotal (number|amount) of\b", " ", asked)
     return [n for n in numeric if re.search(rf"\b{n.replace('_', ' ')}s?\b", asked)]
@@ -410,13 +422,18 @@ def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...]
     if not isinstance(tree, exp.Select) or len(tree.expressions) != len(result.columns):
         return None
     clauses = [tree.args.get("where"), tree.args.get("order")]
-    used = {c.name for clause in clauses if clause is not None for c in clause.find_all(exp.Column)}
+    used = {
+        read_as(c.name)
+        for clause in clauses
+        if clause is not None
+        for c in clause.find_all(exp.Column)
+    }
     answer, shown = [], []
     for i, expression in enumerate(tree.expressions):
         if result.columns[i] == ROW_COLUMN:
             continue
         column = _unaliased(expression)
-        by = isinstance(column, exp.Column) and column.name in used
+        by = isinstance(column, exp.Column) and read_as(column.name) in used
         (shown if by else answer).append(i)
     return tuple(answer) if answer and shown else None
 

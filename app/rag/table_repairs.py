@@ -61,6 +61,41 @@ def repair_types(sql: str, types: dict[str, str], question: str = "") -> str:
     return tree.sql(dialect="duckdb") if mended else sql
 
 
+def either_value(sql: str) -> str:
+    """A filter keeping rows whose cell is two values at once (`seat = 'Hindmarsh' AND seat =
+    'Hinkler'`, which no row is) made to keep the rows of either (`seat IN ('Hindmarsh',
+    'Hinkler')`): the query compares those rows. As it was otherwise."""
+    tree = parsed(sql)
+    if tree is None:
+        return sql
+    mended = False
+    for conjunction in list(tree.find_all(exp.And)):
+        if isinstance(conjunction.parent, exp.And):
+            continue  # a link of a longer chain, which is mended whole from its top
+        terms = list(conjunction.flatten())
+        by_column: dict[str, list[exp.EQ]] = {}
+        for term in terms:
+            compared = isinstance(term, exp.EQ) and isinstance(term.this, exp.Column)
+            if compared and isinstance(term.expression, exp.Literal):
+                by_column.setdefault(term.this.sql(), []).append(term)
+        apart = [eqs for eqs in by_column.values() if len({_value(e) for e in eqs}) > 1]
+        if not apart:
+            continue
+        merged = {id(e) for eqs in apart for e in eqs}
+        kept = [t for t in terms if id(t) not in merged]
+        kept += [
+            exp.In(this=eqs[0].this.copy(), expressions=[e.expression.copy() for e in eqs])
+            for eqs in apart
+        ]
+        conjunction.replace(exp.and_(*kept, copy=False) if len(kept) > 1 else kept[0])
+        mended = True
+    return tree.sql(dialect="duckdb") if mended else sql
+
+
+def _value(comparison: exp.EQ) -> str:
+    return comparison.expression.this.lower()
+
+
 def widen_to_named(sql: str, named: list[tuple[str, str]]) -> str:
     """The query kept to one of two cells the question names in the same column ("which is
     larger, Angul or Cuttack?" written as `district = 'Angul'`) widened to all of them
@@ -262,6 +297,23 @@ def _aggregates_rows(tree: exp.Select) -> bool:
     return bool(tree.args.get("group") or tree.find(exp.AggFunc))
 
 
+def grouped_for_order(sql: str) -> str:
+    """A query ranking the values it selects by an aggregate with no GROUP BY ("SELECT team
+    FROM t ORDER BY count(*) DESC LIMIT 1" for the team listed most often) made to group by
+    them, as it means; as it was otherwise."""
+    tree = parsed(sql)
+    if not isinstance(tree, exp.Select) or tree.args.get("group"):
+        return sql
+    order = tree.args.get("order")
+    if order is None or not order.find(exp.AggFunc):
+        return sql
+    selected = [e.unalias() for e in tree.expressions]
+    if not selected or any(isinstance(e, exp.Star) or e.find(exp.AggFunc) for e in selected):
+        return sql
+    tree.set("group", exp.Group(expressions=[e.copy() for e in selected]))
+    return tree.sql(dialect="duckdb")
+
+
 def other_than_named(sql: str, question: str, named: list[tuple[str, str]]) -> str:
     """A query for "what other competition …" kept to the competition the question names
     (`WHERE competition = 'Central American Championships'`) made to leave it out: the
@@ -352,34 +404,54 @@ def without_summary_rows(sql: str, table: str, rows: list[int]) -> str:
 
 def contained_cells(sql: str, connection, table: str, types: dict[str, str]) -> str:
     """The query with a text column compared to a value no cell of it is, but some cells hold
-    as a word (`result = 'W'`, the cells "W 21–3"; `introduced = 2010`, the cells "May 2010"),
-    made to find the cells holding it; a year also finds them where some cells are the year
-    alone. As it was otherwise."""
+    as a word (`result = 'W'`, the cells "W 21–3"; `introduced = 2010`, the cells "May 2010";
+    `city IN ('Los Angeles', 'Toronto')`, the cells "United States, Los Angeles"…), made to
+    find the cells holding it; a year also finds them where some cells are the year alone. As
+    it was otherwise."""
     tree = parsed(sql)
     if tree is None:
         return sql
     mended = False
-    for comparison in list(tree.find_all(exp.EQ)):
-        column, value = comparison.this, comparison.expression
-        if isinstance(value, exp.Column) and isinstance(column, exp.Literal):
-            column, value = value, column
-        if not isinstance(column, exp.Column) or not isinstance(value, exp.Literal):
+    for comparison in list(tree.find_all(exp.EQ, exp.In)):
+        column, values = comparison.this, comparison.expressions
+        if isinstance(comparison, exp.EQ):
+            column, value = comparison.this, comparison.expression
+            if isinstance(value, exp.Column) and isinstance(column, exp.Literal):
+                column, value = value, column
+            values = [value]
+        if not isinstance(column, exp.Column) or types.get(column.name) != "VARCHAR":
             continue
-        if types.get(column.name) != "VARCHAR" or not value.this.strip():
+        if not values or not all(isinstance(v, exp.Literal) and v.this.strip() for v in values):
             continue
-        word = _word_pattern(value.this)
-        quoted = quote_identifier(column.name)
-        equal, holding = connection.execute(
-            f"SELECT count(*) FILTER (WHERE {quoted} = ?), "
-            f"count(*) FILTER (WHERE regexp_matches({quoted}, ?) AND {quoted} <> ?) "
-            f"FROM {quote_identifier(table)}",
-            [value.this, word, value.this],
-        ).fetchone()
-        if holding == 0 or (equal > 0 and not _YEAR.match(value.this)):
+        words = [_held_as_word(connection, table, column.name, v.this) for v in values]
+        if not any(words):
             continue
-        comparison.replace(exp.func("regexp_matches", column.copy(), exp.Literal.string(word)))
+        found = [
+            exp.func("regexp_matches", column.copy(), exp.Literal.string(word))
+            if word
+            else exp.EQ(this=column.copy(), expression=value.copy())
+            for word, value in zip(words, values, strict=True)
+        ]
+        either = found[0] if len(found) == 1 else exp.paren(exp.or_(*found, copy=False))
+        comparison.replace(either)
         mended = True
     return tree.sql(dialect="duckdb") if mended else sql
+
+
+def _held_as_word(connection, table: str, column: str, value: str) -> str | None:
+    """The pattern finding the value as a word of the column's cells, when the cells are to
+    be found so: no cell is the value (or it is a year) and some hold it; else None."""
+    word = _word_pattern(value)
+    quoted = quote_identifier(column)
+    equal, holding = connection.execute(
+        f"SELECT count(*) FILTER (WHERE {quoted} = ?), "
+        f"count(*) FILTER (WHERE regexp_matches({quoted}, ?) AND {quoted} <> ?) "
+        f"FROM {quote_identifier(table)}",
+        [value, word, value],
+    ).fetchone()
+    if holding == 0 or (equal > 0 and not _YEAR.match(value)):
+        return None
+    return word
 
 
 def _word_pattern(text: str) -> str:

@@ -22,7 +22,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from ingest.table_types import TypedColumn
+from ingest.table_types import TypedColumn, numbers_within
 
 # Functions that read files or the network, or report on the machine, by DuckDB's names.
 _FORBIDDEN_FUNCTION = re.compile(
@@ -120,6 +120,10 @@ _SQL_TYPES = {
     "text": "VARCHAR COLLATE NOCASE.NOACCENT",
 }
 ROW_COLUMN = "row"  # the row number the document shows (a spreadsheet's, header = row 1)
+# A text column whose cells mostly show numbers ("792 (241)", "n/d") has a companion holding
+# them (ingest.table_types.numbers_within), named after it: `height_ft (number)`. The LLM is
+# not shown it; a query using the text column as a number is made to use it (table_numbers).
+NUMBERS = " (number)"
 
 
 def column_identifiers(columns: list[TypedColumn]) -> list[str]:
@@ -155,22 +159,25 @@ def plain_identifier(name: str) -> str:
 def create_table(
     connection, name: str, columns: list[TypedColumn], row_numbers: list[int]
 ) -> list[str]:
-    """A typed table of the columns, with the document's row numbers in ROW_COLUMN first;
-    returns the columns' identifiers (`column_identifiers`)."""
+    """A typed table of the columns, with the document's row numbers in ROW_COLUMN first and,
+    after the columns, the companion of each text column of numbers (NUMBERS); returns the
+    columns' identifiers (`column_identifiers`)."""
     names = column_identifiers(columns)
-    declared = ", ".join(
-        [f"{quote_identifier(ROW_COLUMN)} BIGINT"]
-        + [
-            f"{quote_identifier(n)} {_SQL_TYPES[c.type]}"
-            for n, c in zip(names, columns, strict=True)
-        ]
-    )
-    connection.execute(f"CREATE TABLE {quote_identifier(name)} ({declared})")
-    rows = [
-        (number, *(column.values[i] for column in columns)) for i, number in enumerate(row_numbers)
+    declared = [f"{quote_identifier(ROW_COLUMN)} BIGINT"] + [
+        f"{quote_identifier(n)} {_SQL_TYPES[c.type]}" for n, c in zip(names, columns, strict=True)
     ]
+    values = [column.values for column in columns]
+    for identifier, column in zip(names, columns, strict=True):
+        numbers = numbers_within(column)
+        if numbers is not None:
+            whole = all(isinstance(n, int) for n in numbers if n is not None)
+            kind = "BIGINT" if whole else "DOUBLE"
+            declared.append(f"{quote_identifier(identifier + NUMBERS)} {kind}")
+            values.append(numbers)
+    connection.execute(f"CREATE TABLE {quote_identifier(name)} ({', '.join(declared)})")
+    rows = [(number, *(cells[i] for cells in values)) for i, number in enumerate(row_numbers)]
     if rows:
-        marks = ", ".join("?" * (len(columns) + 1))
+        marks = ", ".join("?" * (len(values) + 1))
         connection.executemany(f"INSERT INTO {quote_identifier(name)} VALUES ({marks})", rows)
     return names
 
