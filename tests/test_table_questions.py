@@ -186,3 +186,15 @@ def test_a_column_totalling_the_ones_before_it_is_pointed_out_to_the_llm():
     )
     columns[4] = infer_column("Total", ["15", "9", "2", "2"])  # a row that does not add up
     assert sum_columns(columns) == {}
+
+
+def test_two_copies_of_the_table_get_the_names_a_query_uses_for_them():
+    columns = ["school", "finals"]
+    assert resolve_names(
+        "SELECT t.finals > t6.finals FROM t JOIN t ON t.school = t6.school", "t", columns
+    ) == ("SELECT t.finals > t6.finals FROM t AS t JOIN t AS t6 ON t.school = t6.school")
+    assert resolve_names(
+        "SELECT t.finals > t6.finals FROM t AS a JOIN t AS b ON a.school = b.school", "t", columns
+    ) == ("SELECT a.finals > b.finals FROM t AS a JOIN t AS b ON a.school = b.school")
+    unchanged = "SELECT a.finals FROM t AS a JOIN t AS b ON a.school = b.school"
+    assert resolve_names(unchanged, "t", columns) == unchanged

@@ -62,7 +62,31 @@ def resolve_names(sql: str, table: str, columns: list[str], entity: str | None =
             column.set("this", exp.to_identifier(found))
         elif column.this.quoted and not column.table and _compared(column):
             column.replace(exp.Literal.string(name))
+    _aliased_copies(tree, table)
     return tree.sql(dialect="duckdb")
+
+
+def _aliased_copies(tree: exp.Expression, table: str) -> None:
+    """A query reading the table twice, naming the two copies by names it does not give
+    them (`FROM t JOIN t ON t.school = t2.school`; `FROM t AS a JOIN t AS b …` with `t.x` and
+    `t2.x` beside `a` and `b`), given them in the order it uses them."""
+    if not isinstance(tree, exp.Select):
+        return
+    copies = [r for r in tree.find_all(exp.Table) if r.name == table and r.parent_select is tree]
+    if len(copies) != 2:
+        return
+    given = [r.alias for r in copies]
+    used = list(dict.fromkeys(c.table for c in tree.find_all(exp.Column) if c.table))
+    if all(given):
+        unknown = [name for name in used if name not in given]
+        if len(unknown) == 2 and given[0] != given[1]:
+            renamed = dict(zip(unknown, given, strict=True))
+            for column in tree.find_all(exp.Column):
+                if column.table in renamed:
+                    column.set("table", exp.to_identifier(renamed[column.table]))
+    elif not any(given) and len(used) == 2:
+        for copy, name in zip(copies, used, strict=True):
+            copy.set("alias", exp.TableAlias(this=exp.to_identifier(name)))
 
 
 def _match(name: str, columns: list[str]) -> str | None:
