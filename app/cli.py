@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--answer-mode", choices=("extractive", "short", "generative", "auto"), action="append",
         help="SQuAD: answer modes to score (repeatable; default: all four)",
     )  # fmt: skip
+    evaluate.add_argument(
+        "--table", choices=("given", "retrieved"), action="append",
+        help="WikiTableQuestions: each question's table given (a filter to its file) or "
+        "retrieved from all of them (repeatable; default: both)",
+    )  # fmt: skip
     evaluate.add_argument("--limit", type=int, default=50,
                           help="SQuAD, WikiTableQuestions: questions sampled for LLM answers "
                           "(default 50)")  # fmt: skip

@@ -95,3 +95,10 @@ def test_sourced_eval_runs_the_table_questions_both_ways(tmp_path, monkeypatch, 
     assert "table given" in capsys.readouterr().out
     corpus = list((tmp_path / "cache" / "eval" / "corpora").iterdir())[0]
     assert sorted(p.name for p in corpus.iterdir()) == ["Cities of Norway.csv", "League table.csv"]
+    # One setting alone, when asked for.
+    try:
+        assert main(["eval", str(folder), "--mode", "hybrid", "--table", "retrieved",
+                     "--json", str(out)]) == 0  # fmt: skip
+    finally:
+        get_settings.cache_clear()
+    assert list(json.loads(out.read_text())["answers"]) == ["table retrieved"]

@@ -26,6 +26,7 @@ def run_eval(args: argparse.Namespace, dataset_path: Path) -> int:
         retrieval_modes=args.mode or ["hybrid", "dense", "bm25"],
         answer_modes=args.answer_mode or ["extractive", "short", "generative", "auto"],
         limit=args.limit,
+        table_settings=[f"table {t}" for t in args.table or ("given", "retrieved")],
         top_k=args.top_k,
         index=args.index,
     )

@@ -12,7 +12,7 @@ import random
 import re
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ class EvalOptions:
     top_k: int | None = None  # sources per answer (default: SOURCED_TOP_K)
     index: str | None = None  # an index already built from the corpus, in SOURCED_INDEX_DIR
     seed: int = 13
+    # WikiTableQuestions: "table given" (a filter to its file), "table retrieved" (from all)
+    table_settings: list[str] = field(default_factory=lambda: ["table given", "table retrieved"])
 
 
 @dataclass
