@@ -287,3 +287,35 @@ def test_of_the_values_a_question_offers_the_one_found_is_the_answer(medals):
         "Did Egypt win more gold or silver?", connection, "medals", description
     )
     assert answer.values == ["gold"]
+
+
+def test_the_answer_most_queries_support_wins_and_a_measure_is_not_counted(tickets):
+    connection, description = tickets
+    # Three queries: two give Berlin with an extra number each, one Berlin alone; the
+    # answer is the one every value of which the others give too.
+    llm = ScriptedLLM(
+        [
+            'SELECT "Office", "Closed" FROM tickets ORDER BY "Closed" DESC LIMIT 1',
+            'SELECT "Office", "Month" FROM tickets ORDER BY "Closed" DESC LIMIT 1',
+            'SELECT "Office" FROM tickets ORDER BY "Closed" DESC LIMIT 1',
+        ]
+    )
+    answer = TableAnswerer(llm, candidates=3).answer(
+        "Which office closed the most?", connection, "tickets", description
+    )
+    assert answer.values == ["Berlin"] and answer.rows == [5]
+    # "How many months" answered with cells that are months is those cells, not their count.
+    sql = "SELECT DISTINCT \"Closed\" || ' tickets' FROM tickets WHERE \"Office\" = 'Berlin'"
+    answer = TableAnswerer(ScriptedLLM([sql])).answer(
+        "Berlin closed how many tickets a month?", connection, "tickets", description
+    )
+    assert answer.counted is None and sorted(answer.values) == [
+        "1002 tickets",
+        "38 tickets",
+        "41 tickets",
+    ]
+    listed = 'SELECT DISTINCT "Month" FROM tickets WHERE "Office" = \'Berlin\''
+    answer = TableAnswerer(ScriptedLLM([listed])).answer(
+        "In how many months did Berlin close tickets?", connection, "tickets", description
+    )
+    assert answer.values == ["2"]

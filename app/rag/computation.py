@@ -75,7 +75,7 @@ class Computed:
 
     @property
     def values(self) -> list[str]:
-        return [v for v in self.answer.values if v != ""]
+        return self.answer.values
 
 
 class TableComputation:

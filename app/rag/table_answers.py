@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlglot import exp
 
@@ -72,14 +72,15 @@ class ComputedAnswer:
 
     @property
     def values(self) -> list[str]:
-        """The answer's values: the result's cells, the row column aside; for a count
-        answered with rows, their number."""
+        """The answer's values: the result's cells, the row column and blank cells aside; for
+        a count answered with rows, their number."""
         if self.counted is not None:
             return [str(self.counted)]
         keep = self.answer_columns
         if keep is None:
             keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
-        return [_text(row[i]) for row in self.result.rows for i in keep]
+        cells = [_text(row[i]) for row in self.result.rows for i in keep]
+        return [cell for cell in cells if cell != ""]
 
 
 class TableAnswerer:
@@ -133,19 +134,29 @@ class TableAnswerer:
         if not ran:
             failed = next(f for f in reversed(found) if f.error is not None)
             raise NotComputed(f"no query written for the table worked ({failed.error})")
-        chosen = _most_agreed(ran)
-        sql, result = self._reread(asking, chosen.sql, chosen.result)
-        tree = parsed(sql)  # it ran, so it parses
+        # Each query's answer as it will be given, then the one most of them support.
+        answers = [self._finished(asking, f.sql, f.result, len(found), tokens) for f in ran]
+        chosen = _most_supported(answers)
         try:
-            rows, count = self._cited_rows(connection, tree, table, result)
+            rows, count = self._cited_rows(connection, parsed(chosen.sql), table, chosen.result)
         except (UnsafeQuery, QueryFailed):
             # A query too tangled to find its rows in (aliases, correlated subqueries):
             # it read the table, so the table is what it rests on.
             rows, count = self._every_row(connection, table)
-        listed = asks_for_count(question) and _listed(result) and not result.truncated
+        return replace(chosen, rows=rows, row_count=count)
+
+    def _finished(
+        self, asking: _Asking, sql: str, result: QueryResult, attempts: int, tokens: tuple
+    ) -> ComputedAnswer:
+        """The answer a query that ran gives, read as the question means it (`_reread`), its
+        rows not yet found."""
+        sql, result = self._reread(asking, sql, result)
+        tree = parsed(sql)  # it ran, so it parses
+        listed = asks_for_count(asking.question) and _listed(result) and not result.truncated
+        listed = listed and not _measured_in(asking.question, result)
         counted = len(result.rows) if listed else None
-        asked = _offered_columns(question, result) or _asked_columns(tree, result)
-        return ComputedAnswer(sql, result, rows, count, len(found), counted, tokens, asked)
+        asked = _offered_columns(asking.question, result) or _asked_columns(tree, result)
+        return ComputedAnswer(sql, result, [], 0, attempts, counted, tokens, asked)
 
     def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
         """One query written (greedily for the first, else sampled with seed n) and run."""
@@ -270,17 +281,18 @@ class _Attempt:
     doubt: str | None = None  # why a result that ran is likely wrong (then tried once more)
 
 
-def _most_agreed(ran: list[_Attempt]) -> _Attempt:
-    """The attempt whose values most of the others share; the earliest of a tie."""
-    answers = [_answer_key(a.result) for a in ran]
-    votes = Counter(answers)
-    best = max(votes.values())
-    return next(a for a, key in zip(ran, answers, strict=True) if votes[key] == best)
+def _most_supported(answers: list[ComputedAnswer]) -> ComputedAnswer:
+    """The answer whose values the others support most: each value counts the answers giving
+    it, an answer scores the mean of its values' counts (so one adding a value no other gives
+    scores less than one without it); the earliest of a tie."""
+    given = [frozenset(v.strip().lower() for v in a.values if v.strip()) for a in answers]
+    support = Counter(value for values in given for value in values)
 
+    def score(values: frozenset[str]) -> float:
+        return sum(support[v] for v in values) / len(values) if values else 0.0
 
-def _answer_key(result: QueryResult) -> frozenset[str]:
-    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
-    return frozenset(_text(row[i]).strip().lower() for row in result.rows for i in keep)
+    best = max(range(len(answers)), key=lambda i: (score(given[i]), -i))
+    return answers[best]
 
 
 def _meant(
@@ -436,6 +448,19 @@ def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...]
         by = isinstance(column, exp.Column) and read_as(column.name) in used
         (shown if by else answer).append(i)
     return tuple(answer) if answer and shown else None
+
+
+def _measured_in(question: str, result: QueryResult) -> bool:
+    """Whether each value the result lists is a measure in what the question counts ("how
+    many months" answered with "12 months"): then the values are the answer, not rows to
+    count."""
+    unit = re.search(r"\bhow many (\w+?)(?:e?s)?\b", question.lower())
+    if unit is None:
+        return False
+    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    pattern = re.compile(rf"\b{re.escape(unit.group(1))}(e?s)?\b")
+    cells = [_text(row[i]).lower() for row in result.rows for i in keep]
+    return bool(cells) and all(pattern.search(cell) for cell in cells)
 
 
 def _numbers_listed(result: QueryResult) -> bool:
