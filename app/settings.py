@@ -103,7 +103,7 @@ class Settings(IngestSettings):
         ge=1,
         le=9,
         description="Queries the LLM writes for a question over a table; above 1, the answer "
-        "is the one most of them agree on.",
+        "is the one whose values most of them support.",
     )
     llm_capable: bool | None = Field(
         None,

@@ -29,7 +29,7 @@ from app.rag.table_questions import entity_column, sum_columns, table_descriptio
 from app.rag.table_sql import create_table, restricted_connection
 from app.settings import Settings
 from ingest.loaders.csv import numbered_records
-from ingest.table_types import infer_column
+from ingest.table_types import dates_written, infer_column
 
 WTQ = ROOT.parent / "shared" / "datasets" / "wtq-sample"
 
@@ -41,7 +41,13 @@ def load_table(connection, name: str, text: str):
     numbers = [number for number, _ in records]
     identifiers = create_table(connection, name, columns, numbers)
     description = table_description(name, columns, numbers)
-    return description, identifiers, entity_column(columns), sum_columns(columns)
+    return (
+        description,
+        identifiers,
+        entity_column(columns),
+        sum_columns(columns),
+        dates_written(columns),
+    )
 
 
 def main() -> None:
@@ -70,11 +76,18 @@ def main() -> None:
             name = f"t{len(tables)}"
             text = dataset.documents[question.gold_document]
             tables[question.gold_document] = (name, *load_table(connection, name, text))
-        name, description, identifiers, entity, sums = tables[question.gold_document]
+        name, description, identifiers, entity, sums, dates = tables[question.gold_document]
         started = time.perf_counter()
         try:
             answer = answerer.answer(
-                question.text, connection, name, description, identifiers, entity, sums=sums
+                question.text,
+                connection,
+                name,
+                description,
+                identifiers,
+                entity,
+                sums=sums,
+                dates=dates,
             )
             correct = denotation_match(answer.values, question.answers)
             right += correct

@@ -39,6 +39,8 @@ class TypedColumn:
     type: str  # "integer", "number", "date" or "text"
     values: list  # one per row: int, float, date, str, or None for a blank cell
     unit: str | None = None  # what the numbers were written with: "%", "$", "kg"…
+    # How the dates were written, when not as ISO: "%-d %B %Y" for "3 May 2024" (write_date).
+    written: str | None = None
 
 
 def infer_column(name: str, cells: list[str]) -> TypedColumn:
@@ -57,7 +59,9 @@ def infer_column(name: str, cells: list[str]) -> TypedColumn:
             dates = {cell: read_date(cell, day_first) for cell in present}
             if None not in dates.values():
                 values = [None if is_blank(c) else dates[c.strip()] for c in cells]
-                return TypedColumn(name, "date", values)
+                return TypedColumn(
+                    name, "date", values, written=date_pattern(present[0], day_first)
+                )
     return TypedColumn(name, "text", [None if is_blank(c) else c.strip() for c in cells])
 
 
@@ -104,6 +108,43 @@ def read_date(cell: str, day_first: bool = False) -> date | None:
         except ValueError:
             continue
     return None
+
+
+def date_pattern(cell: str, day_first: bool = False) -> str | None:
+    """How a date cell is written, as a `strftime` pattern with `%-d` and `%-m` for a day and
+    a month without a leading zero ("3 May 2024": "%-d %B %Y"); None for ISO dates."""
+    cell = cell.strip()
+    slashed = _SLASHED.match(cell)
+    if slashed:
+        first, second, _ = slashed.groups()
+        separator = cell[len(first)]
+        day, month = (first, second) if day_first or int(first) > 12 else (second, first)
+        day_part = "%d" if len(day) == 2 else "%-d"
+        month_part = "%m" if len(month) == 2 else "%-m"
+        parts = (day_part, month_part) if day == first else (month_part, day_part)
+        return f"{parts[0]}{separator}{parts[1]}{separator}%Y"
+    for pattern in _DATE_FORMATS[1:]:
+        try:
+            datetime.strptime(cell, pattern)
+        except ValueError:
+            continue
+        padded = re.search(r"(^|\s)0\d", cell) is not None
+        return pattern if padded else pattern.replace("%d", "%-d")
+    return None
+
+
+def dates_written(columns: list[TypedColumn]) -> str | None:
+    """How a table's date columns write their dates, when they all write them alike."""
+    patterns = {column.written for column in columns if column.type == "date"}
+    return patterns.pop() if len(patterns) == 1 else None
+
+
+def write_date(day: date, written: str | None) -> str:
+    """The date as its column writes them (`date_pattern`), else as ISO."""
+    if not written:
+        return day.isoformat()
+    unpadded = written.replace("%-d", str(day.day)).replace("%-m", str(day.month))
+    return day.strftime(unpadded)
 
 
 def _day_first(cells: list[str]) -> bool | None:

@@ -47,6 +47,7 @@ class Table:
                 "name": c.name,
                 "type": c.type,
                 "unit": c.unit,
+                "written": c.written,
                 "values": [v.isoformat() if isinstance(v, date) else v for v in c.values],
             }
             for c in self.columns
@@ -65,7 +66,7 @@ def _column(data: dict[str, Any]) -> TypedColumn:
     values = data["values"]
     if data["type"] == "date":
         values = [None if v is None else date.fromisoformat(v) for v in values]
-    return TypedColumn(data["name"], data["type"], values, data.get("unit"))
+    return TypedColumn(data["name"], data["type"], values, data.get("unit"), data.get("written"))
 
 
 class TooLarge(ValueError):

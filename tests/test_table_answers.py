@@ -319,3 +319,21 @@ def test_the_answer_most_queries_support_wins_and_a_measure_is_not_counted(ticke
         "In how many months did Berlin close tickets?", connection, "tickets", description
     )
     assert answer.values == ["2"]
+
+
+def test_a_date_is_given_as_the_table_writes_it():
+    columns = [
+        infer_column("Ship", ["Wave Duke", "Wave Emperor"]),
+        infer_column("Launched", ["30 September 1943", "16 October 1944"]),
+    ]
+    connection = restricted_connection()
+    create_table(connection, "ships", columns, [2, 3])
+    llm = ScriptedLLM(['SELECT min("launched") FROM ships'])
+    answer = TableAnswerer(llm).answer(
+        "when was the first ship launched?",
+        connection,
+        "ships",
+        table_description("ships", columns, [2, 3]),
+        dates=columns[1].written,
+    )
+    assert answer.values == ["30 September 1943"]

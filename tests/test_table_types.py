@@ -73,3 +73,32 @@ def test_the_wikitablequestions_tables_get_typed_columns():
             kinds[kind] = kinds.get(kind, 0) + 1
     assert kinds["integer"] + kinds.get("number", 0) >= 60, kinds
     assert kinds["text"] >= 60, kinds
+
+
+@pytest.mark.parametrize(
+    ("cells", "written", "shown"),
+    [
+        (["30 September 1943", "3 May 1944"], "%-d %B %Y", ["30 September 1943", "3 May 1944"]),
+        (["June 11, 2005", "July 4, 2006"], "%B %-d, %Y", ["June 11, 2005", "July 4, 2006"]),
+        (["03/05/2024", "25/12/2024"], "%d/%m/%Y", ["03/05/2024", "25/12/2024"]),
+        (["3.5.2024", "12.25.2024"], "%-m.%-d.%Y", ["3.5.2024", "12.25.2024"]),
+        (["2024-05-03", "2024-12-25"], None, ["2024-05-03", "2024-12-25"]),
+    ],
+)
+def test_dates_are_written_back_as_their_column_writes_them(cells, written, shown):
+    from ingest.table_types import write_date
+
+    column = infer_column("Date", cells)
+    assert column.type == "date" and column.written == written
+    assert [write_date(day, column.written) for day in column.values] == shown
+
+
+def test_a_text_column_of_numbers_gives_the_number_each_cell_shows():
+    from ingest.table_types import numbers_within
+
+    cells = ["1974 (downgraded in 1994)", "792 (241)", "26,277 killed", "1.", "n/d", "12"]
+    assert numbers_within(infer_column("x", cells)) == [1974, 792, 26277, 1, None, 12]
+    # Too few cells show one, a typed column, durations: none.
+    assert numbers_within(infer_column("x", ["Gold", "Silver", "4"])) is None
+    assert numbers_within(infer_column("x", ["4", "5"])) is None
+    assert numbers_within(infer_column("x", ["2:03", "4:32"])) is None

@@ -69,6 +69,8 @@ def test_a_table_reads_back_from_json_as_written():
     ).in_document("a/b.xlsx")
     again = Table.from_json(table.to_json(), "a/b.xlsx")
     assert again == table and again.label == "a/b.xlsx · sheet Q1"
+    written = read_table("", ["when"], [(2, ["3 May 2024"]), (3, ["12 June 2024"])])
+    assert Table.from_json(written.to_json()).columns[0].written == "%-d %B %Y"
     assert read_table("", ["only"], [(2, ["x"])]) is None  # one row is a record
     assert read_table("", ["blank"], [(2, [""]), (3, ["-"])]) is None
 

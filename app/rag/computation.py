@@ -36,6 +36,7 @@ from app.rag.table_sql import create_table, plain_identifier, restricted_connect
 from app.schemas import ComputationOut, TableRowOut
 from app.settings import Settings
 from ingest.stores import IndexReader
+from ingest.table_types import dates_written
 from ingest.tables import Table
 from ingest.units import Source
 
@@ -61,6 +62,7 @@ class _Loaded:
     entity: str | None
     description: str
     sums: dict[str, list[str]]  # the columns totalling others (sum_columns)
+    dates: str | None  # how the table writes its dates (table_types.dates_written)
     connection: object
     lock: threading.Lock
 
@@ -127,6 +129,7 @@ class TableComputation:
                 loaded.entity,
                 target.named,
                 loaded.sums,
+                loaded.dates,
             )
         computed = Computed(answer, loaded.table, loaded.sql_name)
         if not computed.values:
@@ -148,8 +151,17 @@ class TableComputation:
         description = table_description(sql_name, table.columns, table.row_numbers)
         entity = entity_column(table.columns)
         sums = sum_columns(table.columns)
+        dates = dates_written(table.columns)
         loaded = _Loaded(
-            table, sql_name, identifiers, entity, description, sums, connection, threading.Lock()
+            table,
+            sql_name,
+            identifiers,
+            entity,
+            description,
+            sums,
+            dates,
+            connection,
+            threading.Lock(),
         )
         with self._lock:
             self._loaded[key] = loaded

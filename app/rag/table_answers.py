@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from datetime import date
 
 from sqlglot import exp
 
@@ -43,6 +44,7 @@ from app.rag.table_sql import (
     quote_identifier,
     run_select,
 )
+from ingest.table_types import write_date
 
 MAX_CITED_ROWS = 20
 _FOUND_NOTHING = "it found nothing: compare with the cells as the table has them"
@@ -69,6 +71,7 @@ class ComputedAnswer:
     # The result's columns that are the answer, when others only show what it was ranked or
     # filtered by ("name, height … ORDER BY height": the name); None: all of them.
     answer_columns: tuple[int, ...] | None = None
+    dates: str | None = None  # how the table writes its dates (table_types.date_pattern)
 
     @property
     def values(self) -> list[str]:
@@ -79,7 +82,7 @@ class ComputedAnswer:
         keep = self.answer_columns
         if keep is None:
             keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
-        cells = [_text(row[i]) for row in self.result.rows for i in keep]
+        cells = [_text(row[i], self.dates) for row in self.result.rows for i in keep]
         return [cell for cell in cells if cell != ""]
 
 
@@ -108,18 +111,21 @@ class TableAnswerer:
         entity: str | None = None,
         named: list[tuple[str, str]] | None = None,
         sums: dict[str, list[str]] | None = None,
+        dates: str | None = None,
     ) -> ComputedAnswer:
         """The answer computed by the LLM's queries over `table` (described to it as
         `description`); with the table's column identifiers in `columns` (and its first text
         column, `entity`), each query's names are first mended to them (table_names.py);
         `named` is the cells the question names, when the caller has found them already;
-        `sums` the columns that total others (table_questions.sum_columns). NotComputed when
-        no query works."""
+        `sums` the columns that total others (table_questions.sum_columns); `dates` how the
+        table writes dates, for the values (table_types.date_pattern). NotComputed when no
+        query works."""
         asking = _Asking(question, connection, table, description, columns, entity)
         asking.named = named if named is not None else named_cells(connection, table, question)
         asking.types = column_types(connection, table)
         asking.summaries = summary_rows(connection, table, asking.types)
         asking.sums = sums or {}
+        asking.dates = dates
         found = [self._attempt(asking, None, 0)]
         if found[0].error is not None:
             found.append(self._attempt(asking, (found[0].sql, found[0].error), 1))
@@ -155,8 +161,10 @@ class TableAnswerer:
         listed = asks_for_count(asking.question) and _listed(result) and not result.truncated
         listed = listed and not _measured_in(asking.question, result)
         counted = len(result.rows) if listed else None
-        asked = _offered_columns(asking.question, result) or _asked_columns(tree, result)
-        return ComputedAnswer(sql, result, [], 0, attempts, counted, tokens, asked)
+        asked = _offered_columns(asking.question, result) or _asked_columns(
+            tree, result, asking.question
+        )
+        return ComputedAnswer(sql, result, [], 0, attempts, counted, tokens, asked, asking.dates)
 
     def _attempt(self, asking: _Asking, error: tuple[str, str] | None, n: int) -> _Attempt:
         """One query written (greedily for the first, else sampled with seed n) and run."""
@@ -270,6 +278,7 @@ class _Asking:
     types: dict[str, str] = field(default_factory=dict)
     summaries: list[int] = field(default_factory=list)  # its "Total" rows (table_repairs.py)
     sums: dict[str, list[str]] = field(default_factory=dict)  # columns totalling others
+    dates: str | None = None  # how the table writes its dates
 
 
 @dataclass(frozen=True)
@@ -427,10 +436,13 @@ def _offered_columns(question: str, result: QueryResult) -> tuple[int, ...] | No
     return tuple(offered) if offered and other else None
 
 
-def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...] | None:
+def _asked_columns(
+    tree: exp.Expression, result: QueryResult, question: str = ""
+) -> tuple[int, ...] | None:
     """The result's columns that answer the question, when some of the others are columns
     the query only ranks or filters by: "SELECT name, height … ORDER BY height LIMIT 1" asks
-    for the name. None when every column is the answer."""
+    for the name, and so does "SELECT name, count(*) AS n … ORDER BY n DESC" unless the
+    question asks how many. None when every column is the answer."""
     if not isinstance(tree, exp.Select) or len(tree.expressions) != len(result.columns):
         return None
     clauses = [tree.args.get("where"), tree.args.get("order")]
@@ -440,14 +452,22 @@ def _asked_columns(tree: exp.Expression, result: QueryResult) -> tuple[int, ...]
         if clause is not None
         for c in clause.find_all(exp.Column)
     }
+    order = tree.args.get("order")
+    ranked = {o.this.sql() for o in order.expressions} if order is not None else set()
+    counting = asks_for_count(question) or bool(_HOW_MUCH.search(question))
     answer, shown = [], []
     for i, expression in enumerate(tree.expressions):
         if result.columns[i] == ROW_COLUMN:
             continue
         column = _unaliased(expression)
         by = isinstance(column, exp.Column) and read_as(column.name) in used
+        if column.find(exp.AggFunc) and not counting:
+            by = expression.alias in used or column.sql() in ranked
         (shown if by else answer).append(i)
     return tuple(answer) if answer and shown else None
+
+
+_HOW_MUCH = re.compile(r"\b(how much|total|amount|sum|average)\b", re.IGNORECASE)
 
 
 def _measured_in(question: str, result: QueryResult) -> bool:
@@ -518,7 +538,9 @@ def _aggregates(tree: exp.Select) -> bool:
     return bool(tree.args.get("group") or tree.args.get("distinct") or tree.find(exp.AggFunc))
 
 
-def _text(value) -> str:
+def _text(value, dates: str | None = None) -> str:
+    if isinstance(value, date):
+        return write_date(value, dates)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return "" if value is None else str(value)
