@@ -81,7 +81,7 @@ class ComputedAnswer:
             return [str(self.counted)]
         keep = self.answer_columns
         if keep is None:
-            keep = [i for i, name in enumerate(self.result.columns) if name != ROW_COLUMN]
+            keep = _value_columns(self.result)
         cells = [_text(row[i], self.dates) for row in self.result.rows for i in keep]
         return [cell for cell in cells if cell != ""]
 
@@ -477,7 +477,7 @@ def _measured_in(question: str, result: QueryResult) -> bool:
     unit = re.search(r"\bhow many (\w+?)(?:e?s)?\b", question.lower())
     if unit is None:
         return False
-    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    keep = _value_columns(result)
     pattern = re.compile(rf"\b{re.escape(unit.group(1))}(e?s)?\b")
     cells = [_text(row[i]).lower() for row in result.rows for i in keep]
     return bool(cells) and all(pattern.search(cell) for cell in cells)
@@ -485,7 +485,7 @@ def _measured_in(question: str, result: QueryResult) -> bool:
 
 def _numbers_listed(result: QueryResult) -> bool:
     """Several rows of one number each (years aside): amounts, not a count."""
-    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    keep = _value_columns(result)
     if len(result.rows) < 2 or len(keep) != 1 or result.truncated:
         return False
     values = [row[keep[0]] for row in result.rows]
@@ -503,6 +503,11 @@ def _one_negative_number(result: QueryResult) -> bool:
     )
 
 
+def _value_columns(result: QueryResult) -> list[int]:
+    """The result's columns that hold values: all but the row column."""
+    return [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+
+
 def _unaliased(expression: exp.Expression) -> exp.Expression:
     return expression.this.copy() if isinstance(expression, exp.Alias) else expression.copy()
 
@@ -511,7 +516,7 @@ def _listed(result: QueryResult) -> bool:
     """Whether the result lists things rather than giving a number: several rows of one
     value each, that value text or a year (a count, asked for and answered with the rows
     counted, is their number)."""
-    keep = [i for i, name in enumerate(result.columns) if name != ROW_COLUMN]
+    keep = _value_columns(result)
     if len(result.rows) < 2 or len(keep) != 1:
         return False
     values = [row[keep[0]] for row in result.rows if row[keep[0]] is not None]
