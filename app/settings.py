@@ -137,9 +137,10 @@ class Settings(IngestSettings):
     llm_max_tokens: int = Field(200, ge=1, description="Longest answer, in tokens, by default.")
     llm_temperature: float = Field(0.0, ge=0, le=2, description="0 answers greedily.")
     llm_dtype: str = Field("bfloat16", description="Local model dtype: bfloat16 or float32.")
-    llm_quantize: Literal["int8", "int8-weight-only", "none"] = Field(
+    llm_quantize: Literal["int8", "int8-only", "int8-weight-only", "none"] = Field(
         "int8",
         description="local backend in bfloat16: int8 weight copies for writing tokens (faster); "
+        "int8-only reads prompts in int8 too and keeps no bfloat16 weights (half the memory); "
         "int8-weight-only keeps activations in bfloat16 (torch's weight-only kernel).",
     )
     llm_threads: int = Field(

@@ -8,7 +8,14 @@ import pytest
 
 from app.errors import LLMError
 from app.llm import bundled
-from app.llm.bundled import QWEN_05B, BundledModel, bundled_model, gguf_file, verify
+from app.llm.bundled import (
+    QWEN_05B,
+    BundledModel,
+    bundled_model,
+    default_model,
+    gguf_file,
+    verify,
+)
 
 PIECES = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 5]
 
@@ -86,7 +93,7 @@ def test_an_altered_cached_file_is_caught_and_removed(split_model, tmp_path):
 
 
 def test_models_are_named_by_setting():
-    assert bundled_model("") is QWEN_05B
+    assert bundled_model("") is default_model().model
     assert bundled_model("Qwen2.5-Coder-1.5B").name == "qwen2.5-coder-1.5b"
     assert bundled_model("smollm2-135m").title == "SmolLM2-135M-Instruct"
     assert bundled_model("/models/my.gguf") is None

@@ -22,7 +22,7 @@ Lyon,May,7
 def local_server(tmp_path_factory):
     index_dir = sample_index(tmp_path_factory.mktemp("e2e"), extra={"tickets.csv": TICKETS})
     env = {"SOURCED_INDEX_DIR": str(index_dir), "SOURCED_LLM_BACKEND": "local"}
-    env["SOURCED_LLM_MODEL"] = ""  # the default
+    env["SOURCED_LLM_MODEL"] = "qwen2.5-coder-0.5b"  # the small default (machine.py)
     with running_server(env, timeout_s=600) as (url, log):
         yield url, log
 

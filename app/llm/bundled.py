@@ -6,8 +6,9 @@ official GGUF release, byte for byte: the joined file is checked against the rel
 SHA-256 before anything reads it, then kept in SOURCED_MODEL_CACHE_DIR, so joining is done
 once. A missing, partial or altered piece is an error that names what to install.
 
-`SOURCED_LLM_MODEL` takes one of the names below (empty: DEFAULT_MODEL), a `.gguf` file, or a
-model folder or hub name for the user's own models.
+`SOURCED_LLM_MODEL` takes one of the names below, a `.gguf` file, or a model folder or hub
+name for the user's own models. Empty, it is the model this machine has room for
+(machine.py): the 1.5B where it fits, else the 0.5B.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import importlib.util
 import logging
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from app.errors import LLMError
+from app.llm import machine
 
 log = logging.getLogger("sourced")
 
@@ -67,13 +70,34 @@ SMOLLM2_135M = BundledModel(
     license="Apache-2.0",
 )
 MODELS = {m.name: m for m in (QWEN_05B, QWEN_15B, SMOLLM2_135M)}
-DEFAULT_MODEL = QWEN_05B
+
+
+@dataclass(frozen=True)
+class DefaultModel:
+    model: BundledModel
+    reason: str  # why this machine gets it, said once at start
+
+
+@lru_cache(maxsize=1)
+def default_model() -> DefaultModel:
+    """The bundled model used when SOURCED_LLM_MODEL names none: the one this machine has
+    room for, or the 0.5B when that one is not installed and the 0.5B is."""
+    choice = machine.default_model(machine.this_machine())
+    model, reason = MODELS[choice.model], choice.reason
+    if model is not QWEN_05B and not installed(model) and installed(QWEN_05B):
+        reason += f"; {model.title} would fit but is not installed ({install_hint(model)})"
+        model = QWEN_05B
+    return DefaultModel(model, reason)
 
 
 def bundled_model(name: str) -> BundledModel | None:
-    """The bundled model SOURCED_LLM_MODEL names (empty: the default), or None for a path or
-    a hub name."""
-    return DEFAULT_MODEL if not name else MODELS.get(name.lower())
+    """The bundled model SOURCED_LLM_MODEL names (empty: the machine's default), or None for
+    a path or a hub name."""
+    return default_model().model if not name else MODELS.get(name.lower())
+
+
+def installed(model: BundledModel) -> bool:
+    return all(_package_dir(package) is not None for package in model.packages)
 
 
 def install_hint(model: BundledModel) -> str:

@@ -25,13 +25,16 @@ DECODE_ROWS = 8
 
 
 class Int8DecodeLinear(nn.Module):
-    def __init__(self, linear: nn.Linear, fbgemm: bool = True):
+    def __init__(self, linear: nn.Linear, fbgemm: bool = True, only: bool = False):
         super().__init__()
         weight = linear.weight.detach().float()
         scale = weight.abs().amax(dim=1).clamp(min=1e-8) / 127
-        self.weight = linear.weight  # shared, not copied: used for long inputs
+        self.dtype = linear.weight.dtype
         self.bias = linear.bias
         self.packed = _fbgemm_weights(weight, scale, linear.bias) if fbgemm else None
+        # `only`: the int8 copy serves long inputs too, and the full weights are let go
+        # (half the memory; reading a prompt is then int8 as well).
+        self.weight = None if only and self.packed is not None else linear.weight
         if self.packed is None:
             quantized = torch.round(weight / scale[:, None]).to(torch.int8)
             self.register_buffer("weight_int8", quantized.contiguous(), persistent=False)
@@ -43,7 +46,7 @@ class Int8DecodeLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1]
-        if rows > DECODE_ROWS or x.dtype != self.weight.dtype:
+        if self.weight is not None and (rows > DECODE_ROWS or x.dtype != self.dtype):
             return nn.functional.linear(x, self.weight, self.bias)
         flat = x.reshape(rows, x.shape[-1])
         if self.packed is not None:
@@ -76,13 +79,13 @@ def _fbgemm_weights(weight: torch.Tensor, scale: torch.Tensor, bias: torch.Tenso
         return None
 
 
-def quantize_for_decoding(model: nn.Module, fbgemm: bool = True) -> int:
+def quantize_for_decoding(model: nn.Module, fbgemm: bool = True, only: bool = False) -> int:
     """Give every linear layer an int8 copy for token-by-token work; returns how many.
-    `fbgemm=False` keeps to the weight-only kernel."""
+    `fbgemm=False` keeps to the weight-only kernel; `only` replaces the full weights."""
     count = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, nn.Linear):
-                setattr(parent, name, Int8DecodeLinear(child, fbgemm))
+                setattr(parent, name, Int8DecodeLinear(child, fbgemm, only))
                 count += 1
     return count

@@ -85,7 +85,8 @@ class LocalLLM(StreamingLLM):
         if self._quantize.startswith("int8") and dtype == torch.bfloat16:
             from app.llm.int8 import quantize_for_decoding
 
-            quantize_for_decoding(self._model, fbgemm=self._quantize == "int8")
+            fbgemm = self._quantize in ("int8", "int8-only")
+            quantize_for_decoding(self._model, fbgemm, only=self._quantize == "int8-only")
         # Options every generation takes. A preallocated (static) cache, where the model
         # supports one: no growing copies of every layer's keys and values per token.
         ends = [self._tokenizer.eos_token_id]
