@@ -140,7 +140,7 @@ class Settings(IngestSettings):
     llm_quantize: Literal["int8", "int8-only", "int8-weight-only", "none"] = Field(
         "int8",
         description="local backend in bfloat16: int8 weight copies for writing tokens (faster); "
-        "int8-only reads prompts in int8 too and keeps no bfloat16 weights (half the memory); "
+        "int8-only reads prompts in int8 too and lets the bfloat16 weights go once loaded; "
         "int8-weight-only keeps activations in bfloat16 (torch's weight-only kernel).",
     )
     llm_threads: int = Field(

@@ -37,3 +37,20 @@ def test_every_linear_layer_is_given_a_copy():
     model = nn.Sequential(_layer(True), nn.ReLU(), nn.Sequential(nn.Linear(384, 8)))
     assert quantize_for_decoding(model) == 2
     assert isinstance(model[2][0], Int8DecodeLinear)
+
+
+def test_int8_only_reads_many_rows_in_int8_and_lets_the_full_weights_go(monkeypatch):
+    monkeypatch.setattr(torch.backends.quantized, "engine", "x86", raising=False)
+    linear = _layer(True)
+    only = Int8DecodeLinear(linear, only=True)
+    assert only.weight is None and only.kernel == "fbgemm"
+    x = torch.randn(DECODE_ROWS * 40, 256, dtype=torch.bfloat16)
+    exact, rounded = linear(x).float(), only(x).float()
+    assert rounded.dtype == exact.dtype and rounded.shape == exact.shape
+    assert (rounded - exact).norm() / exact.norm() < 0.03
+
+
+def test_int8_only_keeps_the_full_weights_where_there_is_no_fbgemm(monkeypatch):
+    monkeypatch.setattr(torch.backends.quantized, "engine", "qnnpack", raising=False)
+    only = Int8DecodeLinear(_layer(True), only=True)
+    assert only.kernel == "weight-only" and only.weight is not None

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from app.llm import bundled, machine
-from app.llm.machine import LARGE, SMALL, Machine, default_model, this_machine
+from app.llm.machine import LARGE, SMALL, Machine, choose_model, this_machine
 from app.services import say_default_model
 from app.settings import Settings
 
@@ -28,11 +28,11 @@ from .conftest import ROOT
     ],
 )
 def test_the_model_follows_the_machine(total, available, cores, model):
-    assert default_model(Machine(total, available, cores)).model == model
+    assert choose_model(Machine(total, available, cores)).model == model
 
 
 def test_the_reason_says_what_the_machine_lacks():
-    choice = default_model(Machine(16.0, 5.0, 1))
+    choice = choose_model(Machine(16.0, 5.0, 1))
     assert "16 GiB of memory (5 GiB free), 1 core" in choice.reason
     lacks = choice.reason.split(";")[1]
     assert "7 GiB free" in lacks and "2 cores" in lacks and "in all" not in lacks
@@ -50,7 +50,7 @@ def test_the_makefile_asks_the_same_rule_with_the_standard_library_only():
         [sys.executable, "-I", "-S", "app/llm/machine.py"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-    assert printed == default_model(this_machine()).model
+    assert printed == choose_model(this_machine()).model
 
 
 def test_a_model_that_fits_but_is_not_installed_gives_way_to_the_small_one(monkeypatch):

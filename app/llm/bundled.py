@@ -82,7 +82,7 @@ class DefaultModel:
 def default_model() -> DefaultModel:
     """The bundled model used when SOURCED_LLM_MODEL names none: the one this machine has
     room for, or the 0.5B when that one is not installed and the 0.5B is."""
-    choice = machine.default_model(machine.this_machine())
+    choice = machine.choose_model(machine.this_machine())
     model, reason = MODELS[choice.model], choice.reason
     if model is not QWEN_05B and not installed(model) and installed(QWEN_05B):
         reason += f"; {model.title} would fit but is not installed ({install_hint(model)})"

@@ -32,8 +32,8 @@ class Int8DecodeLinear(nn.Module):
         self.dtype = linear.weight.dtype
         self.bias = linear.bias
         self.packed = _fbgemm_weights(weight, scale, linear.bias) if fbgemm else None
-        # `only`: the int8 copy serves long inputs too, and the full weights are let go
-        # (half the memory; reading a prompt is then int8 as well).
+        # `only`: the int8 copy serves long inputs too, and the full weights are let go once
+        # loaded (reading a prompt is then int8 as well).
         self.weight = None if only and self.packed is not None else linear.weight
         if self.packed is None:
             quantized = torch.round(weight / scale[:, None]).to(torch.int8)

@@ -5,7 +5,8 @@ README "Measuring quality"). On the `local` backend it holds 5.3–5.5 GB at its
 its bfloat16 weights and making their int8 copies; bench/local_llm.py), the 0.5B about
 2.4 GB with the embedding model. A machine gets the 1.5B when it has that with room to spare
 for the index and the rest of the system, and the 0.5B otherwise, which is also what a
-machine of one core gets (reading a 300-token prompt takes the 1.5B about 2 s on two cores).
+machine of one core gets (on two cores the 1.5B reads a prompt at about 100 tokens/s and
+writes about 10 tokens/s; bench/local_llm.py).
 
 Standard library only: the Makefile runs this file with the system's Python, before any
 virtual environment exists, to learn which model `make run` installs:
@@ -62,7 +63,7 @@ def this_machine() -> Machine:
     return Machine(round(total, 1), round(available, 1), cores)
 
 
-def default_model(machine: Machine) -> Choice:
+def choose_model(machine: Machine) -> Choice:
     """The bundled model for a machine, and why."""
     has = f"{machine.total_gib:g} GiB of memory ({machine.available_gib:g} GiB free), " + (
         f"{machine.cores} core{'s' if machine.cores != 1 else ''}"
@@ -82,4 +83,4 @@ def default_model(machine: Machine) -> Choice:
 
 
 if __name__ == "__main__":
-    print(default_model(this_machine()).model)
+    print(choose_model(this_machine()).model)
