@@ -345,6 +345,23 @@ def test_a_phrase_from_a_weaker_sentence_comes_with_the_best_one(settings):
     assert also.startswith(f'Also in the sources: "{best}" [')
 
 
+def test_only_the_passage_a_phrase_was_read_from_is_cited(settings):
+    # Read from three chunks, the phrase comes from the user guide's troubleshooting chunk,
+    # while the best sentence is in the release notes: that one is quoted, not cited.
+    wide = settings.model_copy(update={"reader_chunks": 3})
+    body = ask(wide, ScriptedLLM("Remove the password", capable=True), question=ANSWERABLE,
+               answer_mode="short")  # fmt: skip
+    assert body["short_answer"] == "Remove the password"
+    phrase, quote, also = body["answer"].split("\n\n")
+    n, m = (int(part.rsplit("[", 1)[1].rstrip("]")) for part in (phrase, also))
+    assert n != m and body["sources"][n - 1]["document"] == "user-guide.pdf"
+    assert [s["n"] for s in body["sources"] if s["cited"]] == [n]
+    assert body["sources"][n - 1]["verified"] is True
+    best = body["sources"][m - 1]
+    assert best["document"] == "release-notes.md" and best["quote"]["text"] in also
+    assert best["verified"] is None and best["support"] is None
+
+
 def test_a_phrase_from_a_sentence_near_the_best_comes_alone(settings):
     # Every sentence of the FAQ's answer field answers its question as well as the next.
     llm = ScriptedLLM("Parsing is fast", capable=True)

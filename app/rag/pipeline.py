@@ -381,9 +381,11 @@ class AnswerPipeline:
         if best and not any(s.hit_number == n and _overlap(s.span, quote) for s in best):
             # The phrase came from a sentence the evidence does not rank near the best: the
             # best one is shown too, so a reader who doubts the phrase sees the strongest.
+            # It is quoted, not cited: the phrase was not read from it, so its source is not
+            # claimed to support the answer.
             m, span = best[0].hit_number, best[0].span
             text += f'\n\nAlso in the sources: "{" ".join(span.text.split())}" [{m}]'
-            checks.setdefault(m, SourceCheck(Quote(span.text, span.start, span.end), 1.0, True))
+            checks.setdefault(m, SourceCheck(Quote(span.text, span.start, span.end), 0.0, None))
         return CitationCheck(text, checks, 1.0, 1), "short", phrase, True, None
 
     def _extractive(self, prepared: Prepared) -> CitationCheck:
@@ -441,7 +443,7 @@ class AnswerPipeline:
             chunk_id=chunk.id,
             cited=check is not None and check.verified is not None,
             verified=check.verified if check else None,
-            support=check.support if check else None,
+            support=check.support if check and check.verified is not None else None,
             quote=QuoteOut(text=quote.text, start=quote.start, end=quote.end) if quote else None,
         )
 
