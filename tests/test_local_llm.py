@@ -39,6 +39,15 @@ def test_streams_pieces_that_add_up_to_the_answer(llm):
     assert completion.finish_reason in ("stop", "length")
 
 
+def test_each_written_token_comes_with_its_log_probability(llm):
+    _, completion = completed(llm, GenerationParams(max_tokens=12))
+    logprobs = completion.token_logprobs
+    assert logprobs is not None and len(logprobs) == completion.completion_tokens
+    assert all(lp <= 0.0 for lp in logprobs)
+    # Greedy: each token was the likeliest, so none is far below even odds over the vocabulary.
+    assert sum(logprobs) / len(logprobs) > -5.0
+
+
 def test_a_stop_string_ends_the_answer_where_it_appears(llm):
     _, free = completed(llm, GenerationParams(max_tokens=60))
     words = free.text.split()

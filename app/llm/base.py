@@ -25,6 +25,9 @@ class Completion:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: str = "stop"
+    # The log-probability of each written token, where the backend gives it (local): how
+    # sure the model was of its reply.
+    token_logprobs: tuple[float, ...] | None = None
 
 
 # Models this large follow instructions well enough to be trusted with rewriting follow-ups and

@@ -174,7 +174,12 @@ class LocalLLM(StreamingLLM):
 
         inputs = self._encode(messages)
         sampling = params.temperature > 0
-        options = {"max_new_tokens": params.max_tokens, "do_sample": sampling}
+        options = {
+            "max_new_tokens": params.max_tokens,
+            "do_sample": sampling,
+            "output_scores": True,
+            "return_dict_in_generate": True,
+        }
         if sampling:
             options.update(temperature=params.temperature, top_p=params.top_p)
             if params.top_k:
@@ -226,11 +231,23 @@ class LocalLLM(StreamingLLM):
             worker.join()
         if "error" in result:
             raise LLMError(f"the local model failed: {result['error']}")
+        output = result["output"]
         prompt_tokens = inputs["input_ids"].shape[1]
-        new_tokens = result["output"].shape[1] - prompt_tokens
+        new_tokens = output.sequences.shape[1] - prompt_tokens
         if finish is None:
             finish = "length" if new_tokens >= params.max_tokens else "stop"
-        yield Completion(text.strip(), self.model, prompt_tokens, new_tokens, finish)
+        logprobs = _token_logprobs(output.scores, output.sequences[0, prompt_tokens:])
+        yield Completion(text.strip(), self.model, prompt_tokens, new_tokens, finish, logprobs)
+
+
+def _token_logprobs(scores, tokens) -> tuple[float, ...]:
+    """The log-probability of each written token under the scores it was chosen from."""
+    import torch
+
+    return tuple(
+        float(torch.log_softmax(step[0].float(), dim=-1)[token])
+        for step, token in zip(scores, tokens, strict=False)
+    )
 
 
 def _cut(text: str, stops: list[str]) -> tuple[str, str | None]:
